@@ -1,0 +1,83 @@
+# Well-being briefings: one command per job. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+DEMO_DATA   := data/synthetic/extract.csv
+DATA        ?= $(DEMO_DATA)
+PARAMS_DIR  ?= params
+REPORTS_DIR ?= reports
+JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
+RENDERER    ?= auto
+MAPPING     ?=
+
+SYNTH_INPUTS := analysis/synthetic.py analysis/codebook.py data/reference/synthetic.yaml data/reference/codebook.yaml
+MAPPING_ARG  := $(if $(MAPPING),--mapping $(MAPPING),)
+
+.PHONY: help setup test lint data validate params reports lab bench bless clean clean-reports
+
+help: ## List the targets and the variables they take
+	@echo "Well-being briefings for local authorities"
+	@echo
+	@echo "Usage: make <target> [VARIABLE=value ...]"
+	@echo
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | \
+	  awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
+	@echo
+	@echo "Variables (defaults in brackets):"
+	@echo "  DATA          survey extract to read [$(DEMO_DATA), the synthetic demonstration extract]"
+	@echo "  MAPPING       column-mapping file for an export with other headers [none]"
+	@echo "  PARAMS_DIR    folder of per-authority parameter files [params]"
+	@echo "  REPORTS_DIR   where outputs go [reports]"
+	@echo "  JOBS          authorities built at once [number of cores: $(JOBS)]"
+	@echo "  RENDERER      quarto | pandoc | auto [auto: Quarto when installed, else pandoc + Typst]"
+
+setup: $(VENV)/.installed ## Create the virtual environment and install everything (run once)
+
+$(VENV)/.installed: pyproject.toml
+	@command -v python3 >/dev/null || { echo "setup: python3 is needed (3.10 or newer)"; exit 1; }
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet -e .
+	@bash scripts/ensure-quarto.sh $(VENV)
+	@touch $@
+
+test: setup ## Run every test: lint, unit tests and the nbval regression suite
+	$(VENV)/bin/ruff check analysis tests benchmarks
+	$(PY) -m pytest tests
+	$(PY) -m pytest --nbval tests/golden --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+lint: setup ## Check the code style with ruff
+	$(VENV)/bin/ruff check analysis tests benchmarks
+
+data: setup ## Write the synthetic demonstration extract (same bytes every run)
+	$(PY) -m analysis.synthetic --out $(DEMO_DATA)
+
+$(DEMO_DATA): $(SYNTH_INPUTS) | $(VENV)/.installed
+	$(PY) -m analysis.synthetic --out $@
+
+validate: setup ## Validate an extract and nothing else: make validate DATA=path [MAPPING=file]
+	@$(PY) -m analysis.validation $(DATA) $(MAPPING_ARG)
+
+params: setup $(if $(filter $(DEMO_DATA),$(DATA)),$(DEMO_DATA)) ## Write a parameter file for every authority that lacks one
+	@$(PY) -m analysis.cli params --data $(DATA) $(MAPPING_ARG) --params-dir $(PARAMS_DIR)
+
+reports: setup $(if $(filter $(DEMO_DATA),$(DATA)),$(DEMO_DATA)) ## Build every authority's briefing, the national briefing and the index
+	@$(PY) -m analysis.build --data $(DATA) $(MAPPING_ARG) --params-dir $(PARAMS_DIR) \
+	  --reports-dir $(REPORTS_DIR) --jobs $(JOBS) --renderer $(RENDERER)
+
+lab: setup $(DEMO_DATA) ## Open JupyterLab on the project, notebooks ready to run
+	$(VENV)/bin/jupyter lab --notebook-dir=. notebooks/
+
+bench: setup $(DEMO_DATA) ## Run the performance benchmark and print its figures
+	$(PY) benchmarks/bench_reports.py
+
+bless: setup ## Re-execute the golden nbval notebooks after an intended change
+	$(PY) tests/bless_golden.py all
+
+clean-reports: ## Delete built reports (keeps parameter files)
+	rm -rf $(REPORTS_DIR)/* $(REPORTS_DIR)/.build
+
+clean: clean-reports ## Delete generated data, reports and the virtual environment
+	rm -rf $(VENV) data/synthetic .pytest_cache .ruff_cache
