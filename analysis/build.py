@@ -1,0 +1,579 @@
+"""`make reports`: validate, national stage once, every authority in parallel, index.
+
+Stages
+  1. validate the extract (nothing runs on a partly valid extract);
+  2. national stage, once: pooled comparison tables, driver models (cached),
+     focus areas for every authority, written under ``REPORTS_DIR/.build``;
+  3. per authority, ``JOBS`` at a time: Papermill runs the indicators and
+     briefing notebooks on a warm kernel, then the briefing is rendered;
+  4. the index page.
+
+Incremental: every stage records a fingerprint of its inputs (data bytes,
+analysis code, notebooks, reference files, the authority's parameters). A
+stage whose fingerprint is unchanged is skipped, so editing one parameter
+file rebuilds that authority only and a second run with nothing changed does
+nothing. The no-change path imports no pandas and reads only hashes.
+
+Atomic: each authority is built in a scratch folder and its files are moved
+into place with ``os.replace``; its fingerprint is written last, so a killed
+build is simply redone next time and never leaves a file that looks finished.
+
+Isolated: one authority failing (bad parameter file, a notebook error) is
+reported with its failing cell and error, its executed notebook is kept for
+debugging, the others still build, and the exit status is non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import datetime as dt
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analysis.codebook import PROJECT_ROOT
+from analysis.errors import UserError
+from analysis.params import Authority, ensure_params, resolve_params
+
+NOTEBOOKS = PROJECT_ROOT / "notebooks"
+LA_NOTEBOOKS = ("indicators", "briefing")
+FORMATS = ("html", "pdf", "docx")
+STATE_VERSION = 1
+CODE_GLOBS = (
+    "analysis/**/*.py",
+    "analysis/templates/*",
+    "data/reference/*",
+    "notebooks/*.ipynb",
+)
+
+
+# ---------------------------------------------------------------- hashing
+def file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def code_hash(root: Path = PROJECT_ROOT) -> str:
+    """One fingerprint of everything the outputs are computed by."""
+    h = hashlib.sha256()
+    files = sorted({p for g in CODE_GLOBS for p in root.glob(g) if p.is_file()})
+    for p in files:
+        if "__pycache__" in p.parts:
+            continue
+        h.update(str(p.relative_to(root)).encode())
+        h.update(file_hash(p).encode())
+    return h.hexdigest()
+
+
+def text_hash(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def code_version(root: Path = PROJECT_ROOT) -> str:
+    """git describe of the code (with -dirty), or 'unknown' outside git."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty", "--tags"],
+            capture_output=True, text=True, timeout=10,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def build_date() -> str:
+    """Build date; SOURCE_DATE_EPOCH makes it reproducible."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch else dt.datetime.now(dt.UTC)
+    return when.strftime("%Y-%m-%d")
+
+
+# ---------------------------------------------------------------- state
+@dataclass
+class Paths:
+    reports: Path
+    params: Path
+
+    @property
+    def work(self) -> Path:
+        return self.reports / ".build"
+
+    @property
+    def national_work(self) -> Path:
+        return self.work / "national"
+
+    @property
+    def national(self) -> Path:
+        return self.reports / "national"
+
+    @property
+    def stamps(self) -> Path:
+        return self.work / "stamps"
+
+    @property
+    def scratch(self) -> Path:
+        return self.work / "scratch"
+
+    @property
+    def logs(self) -> Path:
+        return self.reports / "logs"
+
+    @property
+    def state_file(self) -> Path:
+        return self.work / "state.json"
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- national stage
+def national_stage(
+    data: Path, mapping: Path | None, paths: Paths, data_fp: str, code_fp: str, log: Logger
+) -> list[Authority]:
+    """Validate and do all once-per-run work; return the authorities in the data."""
+    from analysis import drivers, focus, indicators
+    from analysis.params import authorities
+    from analysis.validation import load_valid_extract
+
+    t0 = time.monotonic()
+    df = load_valid_extract(data, mapping)
+    log.info(f"Validated {data}: {len(df):,} answers from {df['la_code'].nunique()} authorities "
+             f"({time.monotonic() - t0:.1f} s)")
+    t1 = time.monotonic()
+    tables = indicators.national_tables(df)
+    scratch = paths.work / "national.tmp"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    indicators.write_national_tables(tables, scratch)
+    log.info(f"Compared every authority with the others ({time.monotonic() - t1:.1f} s)")
+    t2 = time.monotonic()
+    results = drivers.cached_national_models(df, paths.work / "models", data_fp)
+    drivers.write_drivers(results, paths.reports)
+    log.info(f"Driver models ready ({time.monotonic() - t2:.1f} s)")
+    focus_table = focus.all_focus_areas(results.drivers, tables["comparisons"])
+    focus_table.to_csv(scratch / "focus.csv", index=False)
+    results.performance.to_csv(scratch / "performance.csv", index=False)
+    results.drivers.to_csv(scratch / "drivers_full.csv", index=False)
+    shutil.rmtree(paths.national_work, ignore_errors=True)
+    os.replace(scratch, paths.national_work)
+    return authorities(df)
+
+
+# ---------------------------------------------------------------- jobs
+@dataclass
+class Job:
+    kind: str  # "authority" or "national"
+    slug: str
+    name: str
+    params: dict[str, Any]
+    fingerprint: str
+    out_dir: Path
+    scratch: Path
+    stamp: Path
+    log_file: Path
+    renderer: str
+    warm: bool = True
+    notebooks: tuple[str, ...] = LA_NOTEBOOKS
+    title: str = ""
+
+
+@dataclass
+class Outcome:
+    slug: str
+    name: str
+    ok: bool
+    seconds: float
+    error: str = ""
+    cell: str = ""
+    kept: str = ""
+    files: list[str] = field(default_factory=list)
+
+
+def _cell_of(exc: BaseException) -> str:
+    count = getattr(exc, "exec_count", None)
+    return f"cell [{count}]" if count is not None else ""
+
+
+def run_job(job: Job) -> Outcome:
+    """Build one authority (or the national briefing) in a scratch folder."""
+    from analysis.kernels import run_notebook
+    from analysis.render import render_notebook
+
+    start = time.monotonic()
+    shutil.rmtree(job.scratch, ignore_errors=True)
+    job.scratch.mkdir(parents=True)
+    job.log_file.parent.mkdir(parents=True, exist_ok=True)
+    current = ""
+    try:
+        for name in job.notebooks:
+            current = name
+            run_notebook(
+                NOTEBOOKS / f"{name}.ipynb",
+                job.scratch / f"{name}.ipynb",
+                job.params,
+                cwd=job.scratch,
+                warm=job.warm,
+            )
+        current = "render"
+        last = job.notebooks[-1]
+        render_notebook(
+            job.scratch / f"{last}.ipynb",
+            job.scratch,
+            stem="briefing",
+            formats=FORMATS,
+            renderer=job.renderer,
+            metadata={"title": job.title, "date": job.params.get("build_date", "")},
+        )
+        files = publish(job.scratch, job.out_dir)
+        write_json_atomic(job.stamp, {"fingerprint": job.fingerprint, "files": files})
+        seconds = time.monotonic() - start
+        job.log_file.write_text(f"built {job.slug} in {seconds:.1f} s\n", encoding="utf-8")
+        return Outcome(job.slug, job.name, True, seconds, files=files)
+    except BaseException as exc:  # noqa: BLE001 - isolated: reported, never raised
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return fail_job(job, exc, current, start)
+
+
+def fail_job(job: Job, exc: BaseException, stage: str, start: float) -> Outcome:
+    """Record a failure: log, keep the executed notebook, withdraw stale outputs."""
+    job.stamp.unlink(missing_ok=True)
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = getattr(exc, "evalue", str(exc))
+    reason = f"{ename}: {evalue}".strip().splitlines()[0][:300]
+    cell = _cell_of(exc)
+    where = f"{stage}.ipynb {cell}".strip() if stage != "render" else "rendering"
+    kept = ""
+    failed_nb = job.scratch / f"{stage}.ipynb"
+    if failed_nb.exists():
+        debug = job.out_dir / "failed"
+        debug.mkdir(parents=True, exist_ok=True)
+        os.replace(failed_nb, debug / failed_nb.name)
+        kept = str(debug / failed_nb.name)
+    for fmt in FORMATS:
+        (job.out_dir / f"briefing.{fmt}").unlink(missing_ok=True)
+    job.log_file.write_text(
+        f"FAILED {job.slug} at {where}: {reason}\n\n{''.join(traceback.format_exception(exc))}",
+        encoding="utf-8",
+    )
+    return Outcome(job.slug, job.name, False, time.monotonic() - start, reason, where, kept)
+
+
+def publish(scratch: Path, out_dir: Path) -> list[str]:
+    """Move a finished build into place, file by file, each move atomic."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out_dir / "failed", ignore_errors=True)
+    moved = []
+    for src in sorted(scratch.rglob("*")):
+        if src.is_dir():
+            continue
+        rel = src.relative_to(scratch)
+        dest = out_dir / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dest)
+        moved.append(str(rel))
+    shutil.rmtree(scratch, ignore_errors=True)
+    return moved
+
+
+def _warm_up() -> None:
+    """Worker initialiser: start the kernel and import the analysis package early."""
+    import contextlib
+
+    from analysis.kernels import warm_kernel
+
+    with contextlib.suppress(Exception):
+        km = warm_kernel()
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        kc.execute_interactive(
+            "import analysis.indicators, analysis.charts, analysis.briefing, analysis.text",
+            timeout=120,
+        )
+        kc.stop_channels()
+
+
+# ---------------------------------------------------------------- progress
+class Logger:
+    """Plain log lines when not on a terminal; a live progress line when on one."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.tty = stream.isatty()
+
+    def info(self, msg: str) -> None:
+        print(msg, file=self.stream, flush=True)
+
+
+class Progress:
+    def __init__(self, total: int, log: Logger):
+        self.total = total
+        self.done = 0
+        self.failed = 0
+        self.start = time.monotonic()
+        self.log = log
+        self.bar = None
+        if log.tty and total:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="authority", file=log.stream, dynamic_ncols=True)
+
+    def update(self, outcome: Outcome) -> None:
+        self.done += 1
+        self.failed += 0 if outcome.ok else 1
+        elapsed = time.monotonic() - self.start
+        eta = elapsed / self.done * (self.total - self.done)
+        status = "built" if outcome.ok else f"FAILED ({outcome.error})"
+        line = (f"[{self.done}/{self.total}] {outcome.slug}: {status} in {outcome.seconds:.1f} s"
+                f" | elapsed {elapsed:.0f} s, about {eta:.0f} s left")
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"failed={self.failed}")
+            self.bar.update(1)
+            if not outcome.ok:
+                self.bar.write(line)
+        else:
+            self.log.info(line)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# ---------------------------------------------------------------- main flow
+def plan_jobs(
+    auths: list[Authority], paths: Paths, national_fp: str, code_fp: str, renderer: str,
+    data_fp: str, force: bool, warm: bool, log: Logger,
+) -> tuple[list[Job], list[Outcome]]:
+    """Jobs whose inputs changed; parameter problems become failures up front."""
+    jobs: list[Job] = []
+    failures: list[Outcome] = []
+    version = code_version()
+    date = build_date()
+    for auth in auths:
+        out_dir = paths.reports / auth.slug
+        try:
+            params = resolve_params(auth, paths.params)
+        except UserError as exc:
+            (paths.reports / auth.slug / "briefing.html").unlink(missing_ok=True)
+            (paths.stamps / f"{auth.slug}.json").unlink(missing_ok=True)
+            failures.append(Outcome(auth.slug, auth.la_name, False, 0.0, str(exc), "parameters"))
+            continue
+        nb_params = {
+            "la_code": auth.la_code,
+            "survey_year": int(params["survey_year"]),
+            "cohort_sizes": params.get("cohort_sizes") or {},
+            "national_dir": str(paths.national_work.resolve()),
+            "reports_dir": str(paths.reports.resolve()),
+            "out_dir": ".",
+            "data_hash": data_fp,
+            "code_version": version,
+            "build_date": date,
+        }
+        fingerprint = text_hash(nb_params | {"code_version": None, "build_date": None},
+                                national_fp, code_fp, renderer)
+        stamp = paths.stamps / f"{auth.slug}.json"
+        done = read_json(stamp)
+        if not force and done.get("fingerprint") == fingerprint and all(
+            (out_dir / f"briefing.{f}").exists() for f in FORMATS
+        ):
+            continue
+        jobs.append(Job(
+            kind="authority", slug=auth.slug, name=auth.la_name, params=nb_params,
+            fingerprint=fingerprint, out_dir=out_dir, scratch=paths.scratch / auth.slug,
+            stamp=stamp, log_file=paths.logs / f"{auth.slug}.log", renderer=renderer,
+            warm=warm, title=f"{auth.la_name}: children's well-being briefing",
+        ))
+    return jobs, failures
+
+
+def national_job(paths: Paths, national_fp: str, code_fp: str, renderer: str,
+                 data_fp: str, warm: bool) -> Job:
+    params = {
+        "national_dir": str(paths.national_work.resolve()),
+        "reports_dir": str(paths.reports.resolve()),
+        "data_hash": data_fp,
+        "code_version": code_version(),
+        "build_date": build_date(),
+    }
+    return Job(
+        kind="national", slug="national", name="National briefing", params=params,
+        fingerprint=text_hash(national_fp, code_fp, renderer),
+        out_dir=paths.national, scratch=paths.scratch / "_national",
+        stamp=paths.stamps / "_national.json", log_file=paths.logs / "national.log",
+        renderer=renderer, warm=warm, notebooks=("national",),
+        title="Children's well-being: the national picture",
+    )
+
+
+def build_index(paths: Paths, auths: list[Authority], outcomes: dict[str, Outcome],
+                years: dict[str, int]) -> Path:
+    from analysis.render import render_index
+
+    def entry(slug: str, name: str, year: Any, folder: Path) -> dict[str, Any]:
+        formats = {f: f"{slug}/briefing.{f}" for f in FORMATS
+                   if (folder / f"briefing.{f}").exists()}
+        out = outcomes.get(slug)
+        ok = bool(formats) and (out is None or out.ok)
+        return {"name": name, "slug": slug, "survey_year": year, "formats": formats,
+                "status": "built" if ok else "failed",
+                "note": "" if ok else (out.error if out else "not built")}
+
+    entries = [entry("national", "National briefing (all authorities)", "", paths.national)]
+    entries += [entry(a.slug, a.la_name, years.get(a.slug, a.latest_year), paths.reports / a.slug)
+                for a in auths]
+    return render_index(entries, paths.reports / "index.html",
+                        title="Children's well-being briefings")
+
+
+def run(args: argparse.Namespace, log: Logger) -> int:
+    t0 = time.monotonic()
+    paths = Paths(reports=Path(args.reports_dir), params=Path(args.params_dir))
+    data = Path(args.data)
+    mapping = Path(args.mapping) if args.mapping else None
+    if not data.exists():
+        raise UserError(f"{data}: no such file (DATA). "
+                        "`make data` writes the demonstration extract.")
+    data_fp = text_hash(file_hash(data), file_hash(mapping) if mapping else "")
+    code_fp = code_hash()
+    national_fp = text_hash(data_fp, code_fp)
+    state = read_json(paths.state_file)
+    renderer = args.renderer
+    if renderer == "auto" or renderer == "quarto":
+        from analysis.render import available_renderer
+
+        renderer = available_renderer(renderer)
+
+    if (not args.force and state.get("version") == STATE_VERSION
+            and state.get("national") == national_fp and paths.national_work.exists()):
+        auths = [Authority(a["la_code"], a["la_name"], a["latest_year"], tuple(a["years"]))
+                 for a in state["authorities"]]
+        log.info("Extract and code unchanged: national stage up to date "
+                 f"({len(auths)} authorities)")
+    else:
+        auths = national_stage(data, mapping, paths, data_fp, code_fp, log)
+        write_json_atomic(paths.state_file, {
+            "version": STATE_VERSION, "national": national_fp,
+            "authorities": [{"la_code": a.la_code, "la_name": a.la_name,
+                             "latest_year": a.latest_year, "years": list(a.years)} for a in auths],
+        })
+
+    created, updated, orphans = ensure_params(auths, paths.params)
+    if created:
+        log.info(f"Wrote {len(created)} new parameter file(s) in {paths.params}/")
+    for p in updated:
+        log.info(f"Added missing keys to {p}")
+    for p in orphans:
+        log.info(f"Skipped {p}: no authority with this name is in {data}")
+
+    jobs, failures = plan_jobs(auths, paths, national_fp, code_fp, renderer, data_fp,
+                               args.force, not args.cold, log)
+    nat = national_job(paths, national_fp, code_fp, renderer, data_fp, not args.cold)
+    if args.force or read_json(nat.stamp).get("fingerprint") != nat.fingerprint or not (
+        paths.national / "briefing.html").exists():
+        jobs.insert(0, nat)
+
+    outcomes: dict[str, Outcome] = {o.slug: o for o in failures}
+    up_to_date = len(auths) + 1 - len(jobs) - len(failures)
+    if jobs:
+        log.info(f"Building {len(jobs)} briefing(s) with {args.jobs} worker(s); "
+                 f"{up_to_date} already up to date")
+        outcomes.update(execute(jobs, args.jobs, log))
+    index = paths.reports / "index.html"
+    if jobs or failures or not index.exists():
+        years = {a.slug: a.latest_year for a in auths}
+        for j in jobs:
+            if j.kind == "authority":
+                years[j.slug] = j.params["survey_year"]
+        build_index(paths, auths, outcomes, years)
+    return summarise(auths, outcomes, up_to_date, index, time.monotonic() - t0, log)
+
+
+def execute(jobs: list[Job], workers: int, log: Logger) -> dict[str, Outcome]:
+    progress = Progress(len(jobs), log)
+    results: dict[str, Outcome] = {}
+    ctx = mp.get_context("spawn")
+    workers = max(1, min(workers, len(jobs)))
+    try:
+        with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_warm_up) as pool:
+            futures = {pool.submit(run_job, job): job for job in jobs}
+            for fut in cf.as_completed(futures):
+                job = futures[fut]
+                try:
+                    out = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker died
+                    out = Outcome(job.slug, job.name, False, 0.0, f"worker crashed: {exc}", "")
+                results[job.slug] = out
+                progress.update(out)
+    finally:
+        progress.close()
+    return results
+
+
+def summarise(auths: list[Authority], outcomes: dict[str, Outcome], up_to_date: int,
+              index: Path, seconds: float, log: Logger) -> int:
+    built = [o for o in outcomes.values() if o.ok]
+    failed = [o for o in outcomes.values() if not o.ok]
+    log.info("")
+    log.info(f"Summary: {len(built)} built, {up_to_date} up to date, {len(failed)} failed, "
+             f"{len(auths)} authorities in the data; {seconds:.1f} s. Index: {index}")
+    for o in sorted(failed, key=lambda o: o.slug):
+        where = f" at {o.cell}" if o.cell else ""
+        kept = f" (executed notebook kept: {o.kept})" if o.kept else ""
+        log.info(f"  FAILED {o.name} [{o.slug}]{where}: {o.error}{kept}")
+    return 1 if failed else 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="make reports", description=__doc__.splitlines()[0])
+    p.add_argument("--data", default="data/synthetic/extract.csv")
+    p.add_argument("--mapping", default=None)
+    p.add_argument("--params-dir", default="params")
+    p.add_argument("--reports-dir", default="reports")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--renderer", choices=("auto", "quarto", "pandoc"), default="auto")
+    p.add_argument("--force", action="store_true", help="rebuild everything")
+    p.add_argument("--cold", action="store_true",
+                   help="a fresh kernel per notebook (slower; for comparison)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    log = Logger()
+    try:
+        return run(args, log)
+    except UserError as exc:
+        log.info(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        log.info("Interrupted: finished authorities are kept; run again to finish the rest.")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
