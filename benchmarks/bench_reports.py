@@ -1,0 +1,133 @@
+"""Benchmark `make reports` against a naive baseline, in one run.
+
+Measured here, on this machine, in this order:
+  1. full build of the demonstration set into a fresh folder (the real build:
+     national stage once, warm kernels, JOBS workers);
+  2. nothing changed: the same build again;
+  3. one authority changed: its parameter file edited, build again;
+  4. the naive baseline: for a sample of authorities, one after another, each
+     notebook run by a plain Papermill call on a fresh kernel with the national
+     work (comparison tables, driver models) redone inside it, then rendered.
+
+Prints wall seconds per authority for both, their ratio, the incremental and
+no-op times, and peak memory; `--json` also writes them to a file. Ratios are
+what matter: both sides run on the same machine in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def run_build(data: Path, reports: Path, params: Path, jobs: int) -> tuple[float, int]:
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "analysis.build", "--data", str(data), "--reports-dir",
+         str(reports), "--params-dir", str(params), "--jobs", str(jobs)],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    seconds = time.monotonic() - start
+    if proc.returncode != 0:
+        print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n", file=sys.stderr)
+    return seconds, proc.returncode
+
+
+def naive_authority(data: Path, la_code: str, year: int, out: Path) -> float:
+    """One authority the naive way: fresh kernels, national work inside the notebooks."""
+    from analysis.kernels import run_notebook
+    from analysis.render import render_notebook
+
+    start = time.monotonic()
+    params = {"la_code": la_code, "survey_year": year, "data": str(data.resolve()),
+              "national_dir": None, "out_dir": "."}
+    for name in ("indicators", "briefing"):
+        run_notebook(ROOT / "notebooks" / f"{name}.ipynb", out / f"{name}.ipynb", params,
+                     cwd=out, warm=False)
+    render_notebook(out / "briefing.ipynb", out, stem="briefing")
+    return time.monotonic() - start
+
+
+def peak_rss_mib() -> float:
+    """Largest resident set of this process and of any child it waited for (MiB)."""
+    kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return kb / 1024
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=str(ROOT / "data" / "synthetic" / "extract.csv"))
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--baseline-sample", type=int, default=4,
+                    help="authorities built the naive way (per-authority time is reported)")
+    ap.add_argument("--json", default=None, help="also write the figures to this file")
+    args = ap.parse_args()
+    data = Path(args.data)
+
+    import pandas as pd
+
+    frame = pd.read_csv(data, usecols=["la_code", "la_name", "survey_year"], dtype=str)
+    las = frame.groupby("la_code")["survey_year"].max().sort_index()
+    n_las = len(las)
+    with tempfile.TemporaryDirectory(prefix="wb-bench-") as tmp:
+        tmp_path = Path(tmp)
+        reports, params = tmp_path / "reports", tmp_path / "params"
+        full, rc_full = run_build(data, reports, params, args.jobs)
+        noop, rc_noop = run_build(data, reports, params, args.jobs)
+        one = sorted(params.glob("*.yaml"))[len(las) // 2]
+        one.write_text(one.read_text() + "\n# edited by the benchmark\n")
+        text = one.read_text().replace("cohort_sizes: {}", "cohort_sizes: {ylbc: 150}")
+        one.write_text(text)
+        incr, rc_incr = run_build(data, reports, params, args.jobs)
+
+        sample = las.iloc[:: max(1, n_las // max(1, args.baseline_sample))][: args.baseline_sample]
+        naive_times = []
+        for code, year in sample.items():
+            out = tmp_path / "naive" / code
+            out.mkdir(parents=True)
+            naive_times.append(naive_authority(data, code, int(year), out))
+
+    per_la = full / n_las
+    naive_per_la = sum(naive_times) / len(naive_times)
+    figures = {
+        "machine": (f"{platform.machine()}, {os.cpu_count()} cores, "
+                    f"Python {platform.python_version()}"),
+        "authorities": n_las,
+        "jobs": args.jobs,
+        "full_build_s": round(full, 1),
+        "full_build_per_authority_s": round(per_la, 2),
+        "naive_per_authority_s": round(naive_per_la, 2),
+        "naive_sample": len(naive_times),
+        "speed_up": round(naive_per_la / per_la, 1),
+        "one_authority_changed_s": round(incr, 1),
+        "nothing_changed_s": round(noop, 2),
+        "peak_memory_mib": round(peak_rss_mib()),
+        "exit_codes": [rc_full, rc_noop, rc_incr],
+    }
+    print(f"Machine: {figures['machine']}; {n_las} authorities; JOBS={args.jobs}")
+    print(f"Full build:            {full:7.1f} s  = {per_la:5.2f} s per authority")
+    print(f"Naive baseline:        {naive_per_la:7.2f} s per authority "
+          f"(mean of {len(naive_times)}, one after another, fresh kernels, national work repeated)")
+    print(f"Speed-up:              {figures['speed_up']:7.1f} x")
+    print(f"One authority changed: {incr:7.1f} s")
+    print(f"Nothing changed:       {noop:7.2f} s")
+    print(f"Peak memory:           {figures['peak_memory_mib']:7d} MiB (largest single process)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1))
+    return 0 if not any(figures["exit_codes"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
