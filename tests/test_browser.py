@@ -1,0 +1,88 @@
+"""Browser checks of the rendered HTML: self-contained, error-free, accessible.
+
+Skipped when no Chromium is installed (Debian: ``apt-get install chromium``).
+One browser session checks the test briefing, the index page and a page that
+is broken on purpose (to prove the checker notices problems).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from analysis.browsercheck import PageReport, check_pages, chromium_path, main
+from analysis.render import render_index, render_notebook
+
+try:  # pytest puts tests/ on sys.path (rootdir-relative when tests/ is a package)
+    from test_render import INDEX_ENTRIES, make_briefing_notebook
+except ImportError:  # pragma: no cover
+    from tests.test_render import INDEX_ENTRIES, make_briefing_notebook
+
+pytestmark = pytest.mark.skipif(
+    chromium_path() is None,
+    reason="no Chromium installed (Debian: apt-get install chromium); browser checks skipped",
+)
+
+BROKEN_PAGE = """<!DOCTYPE html>
+<html><head><title>broken</title>
+<link rel="stylesheet" href="https://example.invalid/style.css"></head>
+<body><img src="chart.png"><script>console.error("deliberate error")</script>
+<p style="color:#bbb">faint text</p></body></html>
+"""
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Render the test briefing to HTML, build an index, write a broken page."""
+    folder = tmp_path_factory.mktemp("nb")
+    notebook = make_briefing_notebook(folder)
+    reports = tmp_path_factory.mktemp("reports")
+    html = render_notebook(notebook, reports / "northbridge", formats=["html"],
+                           renderer="pandoc", metadata={"title": "Northbridge"})["html"]
+    index = render_index(INDEX_ENTRIES, reports / "index.html", "Well-being briefings")
+    broken = reports / "broken.html"
+    broken.write_text(BROKEN_PAGE, encoding="utf-8")
+    return {"briefing": html, "index": index, "broken": broken, "shots": reports / "shots"}
+
+
+@pytest.fixture(scope="module")
+def results(pages: dict[str, Path]) -> dict[str, PageReport]:
+    reports = check_pages([pages["briefing"], pages["index"], pages["broken"]],
+                          screenshot_dir=pages["shots"])
+    return {"briefing": reports[0], "index": reports[1], "broken": reports[2]}
+
+
+@pytest.mark.parametrize("name", ["briefing", "index"])
+def test_page_is_clean(results: dict[str, PageReport], name: str) -> None:
+    report = results[name]
+    assert report.console_errors == [], report.describe()
+    assert report.failed_requests == [], report.describe()
+    assert report.serious_violations == [], report.describe()
+    assert report.ok
+
+
+@pytest.mark.parametrize("name", ["briefing", "index"])
+def test_screenshot_taken(results: dict[str, PageReport], name: str) -> None:
+    shot = results[name].screenshot
+    assert shot is not None and shot.is_file()
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_checker_catches_problems(results: dict[str, PageReport]) -> None:
+    report = results["broken"]
+    assert not report.ok
+    assert any("example.invalid" in url for url in report.failed_requests)
+    assert any(url.startswith("file://") and url.endswith("chart.png")
+               for url in report.failed_requests)
+    assert any("deliberate error" in message for message in report.console_errors)
+    rules = {v["id"] for v in report.serious_violations}
+    assert {"image-alt", "html-has-lang", "color-contrast"} <= rules
+    assert "FAIL" in report.describe()
+
+
+def test_cli(pages: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(pages["briefing"]), str(pages["index"])]) == 0
+    assert main([str(pages["broken"])]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "image-alt" in out

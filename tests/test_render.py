@@ -1,0 +1,539 @@
+"""Tests for analysis.render: notebook -> self-contained HTML, PDF and Word.
+
+A small notebook is built programmatically with every kind of content the
+briefings use (front matter, callouts, Markdown outputs with a table and an
+image with fig-alt, an HTML table, hidden code, stderr noise), rendered once
+through the pandoc + Typst path, and each output is inspected.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import re
+import stat
+import sys
+import time
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import docx
+import matplotlib
+import nbformat
+import pandas as pd
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
+from pypdf import PdfReader
+
+from analysis.render import (
+    RenderError,
+    available_renderer,
+    build_markdown,
+    quarto_command,
+    render_index,
+    render_notebook,
+)
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (backend must be chosen first)
+
+SECRET = "SECRET_SOURCE_MARKER_42"
+HEADING = "Key findings for children"
+ALT_TEXT = "Bar chart: happy 81 per cent, safe 90 per cent, listened to 64 per cent"
+CAPTION = "Three indicators compared"
+NOTE_TITLE = "About this briefing"
+NOTE_TEXT = "The figures come from the survey of children in care."
+IMPORTANT_TITLE = "Small numbers"
+WARNING_TEXT = "UserWarning: noisy library warning"
+TITLE = "Northbridge: well-being briefing"
+FRONT_MATTER = """---
+title: "Well-being briefing"
+subtitle: "Children in care"
+format:
+  html:
+    embed-resources: true
+  typst: default
+  docx: default
+execute:
+  echo: false
+---"""
+MARKDOWN_OUTPUT = f"""## {HEADING}
+
+Most children said they were happy.
+
+| Indicator | This authority | Other authorities |
+|---|---:|---:|
+| Happy | 81.2 | 78.9 |
+| Safe | 90.1 | 88.0 |
+
+![{CAPTION}](figures/chart.png){{fig-alt="{ALT_TEXT}"}}
+"""
+
+
+def make_briefing_notebook(folder: Path, *, image: str = "figures/chart.png") -> Path:
+    """Write a small executed briefing notebook (and its figure) into ``folder``."""
+    (folder / "figures").mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(4, 2.5))
+    ax.bar(["Happy", "Safe", "Listened to"], [81, 90, 64], color="#1d4f91")
+    ax.set_ylabel("Per cent")
+    fig.savefig(folder / "figures" / "chart.png", dpi=80)
+    plt.close(fig)
+
+    table = pd.DataFrame(
+        {"Measure": ["Low life satisfaction", "Low overall well-being"], "Per cent": [12.3, 9.8]}
+    )
+    markdown = MARKDOWN_OUTPUT.replace("figures/chart.png", image)
+    nb = new_notebook(
+        cells=[
+            new_raw_cell(FRONT_MATTER),
+            new_markdown_cell(
+                "::: {.callout-note}\n"
+                f"## {NOTE_TITLE}\n"
+                f"{NOTE_TEXT}\n"
+                ":::\n\n"
+                f'::: {{.callout-important title="{IMPORTANT_TITLE}"}}\n'
+                "Some values are suppressed because the base is under 10.\n"
+                ":::\n"
+            ),
+            new_code_cell(
+                f"{SECRET} = 1 + 1\nfrom IPython.display import Markdown\nMarkdown(text)",
+                outputs=[
+                    new_output("stream", name="stderr", text=WARNING_TEXT + "\n"),
+                    new_output(
+                        "display_data",
+                        data={
+                            "text/markdown": markdown,
+                            "text/plain": "<IPython.core.display.Markdown object>",
+                        },
+                    ),
+                ],
+            ),
+            new_code_cell(
+                f"# {SECRET} again\ntable.style.hide(axis='index')",
+                outputs=[
+                    new_output(
+                        "execute_result",
+                        data={
+                            "text/html": table.to_html(index=False),
+                            "text/plain": table.to_string(),
+                        },
+                        execution_count=3,
+                    )
+                ],
+            ),
+            new_code_cell(
+                f"{SECRET}\n",
+                outputs=[
+                    new_output(
+                        "execute_result",
+                        data={"text/plain": "<Figure size 640x480 with 1 Axes>"},
+                        execution_count=4,
+                    )
+                ],
+            ),
+        ]
+    )
+    nbformat.validate(nb)
+    path = folder / "briefing.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+class _CalloutText(HTMLParser):
+    """Collects the text inside elements whose class list contains "callout"."""
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+            "source", "track", "wbr"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[bool] = []
+        self.texts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.VOID:
+            return
+        classes = (dict(attrs).get("class") or "").split()
+        self.stack.append("callout" in classes)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in self.VOID and self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if any(self.stack):
+            self.texts.append(data)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Render the test notebook once via pandoc; report the time per format."""
+    folder = tmp_path_factory.mktemp("nb")
+    notebook = make_briefing_notebook(folder)
+    out_dir = tmp_path_factory.mktemp("out")
+    timings = {}
+    for fmt in ("html", "pdf", "docx"):
+        start = time.perf_counter()
+        render_notebook(notebook, out_dir / fmt, formats=[fmt], renderer="pandoc",
+                        metadata={"title": TITLE})
+        timings[fmt] = time.perf_counter() - start
+    start = time.perf_counter()
+    paths = render_notebook(notebook, out_dir, renderer="pandoc", metadata={"title": TITLE})
+    timings["all three"] = time.perf_counter() - start
+    print("render timings (s):", {k: round(v, 3) for k, v in timings.items()})
+    yield {"notebook": notebook, "out_dir": out_dir, "paths": paths, "timings": timings}
+
+
+def test_outputs_exist_with_stem_names(rendered: dict) -> None:
+    out_dir = rendered["out_dir"]
+    assert rendered["paths"] == {
+        "html": out_dir / "briefing.html",
+        "pdf": out_dir / "briefing.pdf",
+        "docx": out_dir / "briefing.docx",
+    }
+    for path in rendered["paths"].values():
+        assert path.is_file() and path.stat().st_size > 1000
+    leftovers = [p.name for p in out_dir.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_html_is_self_contained(rendered: dict) -> None:
+    page = rendered["paths"]["html"].read_text(encoding="utf-8")
+    assert 'src="http' not in page and "src='http" not in page
+    assert 'href="http' not in page
+    assert "<script src" not in page.lower()
+    assert not re.search(r"<link[^>]+stylesheet", page, re.I)
+    assert "mathjax" not in page.lower()
+    assert "@import" not in page and "url(http" not in page
+    sources = re.findall(r'<img[^>]*\ssrc="([^"]*)"', page)
+    assert sources, "the chart should be in the page"
+    assert all(src.startswith("data:image/") for src in sources)
+
+
+def test_html_structure_and_metadata(rendered: dict) -> None:
+    page = rendered["paths"]["html"].read_text(encoding="utf-8")
+    assert '<html lang="en-GB">' in page
+    assert "<title>Northbridge: well-being briefing</title>" in page
+    assert "<main" in page and "</main>" in page
+    assert '<h1 class="title">Northbridge: well-being briefing</h1>' in page
+    levels = [int(n) for n in re.findall(r"<h([1-6])", page)]
+    assert levels[0] == 1
+    assert all(b - a <= 1 for a, b in itertools.pairwise(levels)), levels
+
+
+def test_html_image_alt_text(rendered: dict) -> None:
+    page = rendered["paths"]["html"].read_text(encoding="utf-8")
+    assert f'alt="{ALT_TEXT}"' in page
+    assert CAPTION in page
+
+
+def test_html_tables_have_header_cells(rendered: dict) -> None:
+    page = rendered["paths"]["html"].read_text(encoding="utf-8")
+    tables = re.findall(r"<table.*?</table>", page, re.S)
+    assert len(tables) == 2
+    for table in tables:
+        assert "<thead>" in table and "<th" in table
+    assert "Low life satisfaction" in tables[1]
+    assert "<style" not in page.split("</head>")[1]  # pandas' inline CSS is gone
+
+
+def test_code_and_noise_are_hidden(rendered: dict) -> None:
+    page = rendered["paths"]["html"].read_text(encoding="utf-8")
+    pdf_text = "\n".join(p.extract_text() for p in PdfReader(rendered["paths"]["pdf"]).pages)
+    document = docx.Document(str(rendered["paths"]["docx"]))
+    docx_text = "\n".join(p.text for p in document.paragraphs)
+    for text in (page, pdf_text, docx_text):
+        assert SECRET not in text
+        assert "import Markdown" not in text
+        assert WARNING_TEXT not in text
+        assert "<Figure size" not in text and "&lt;Figure size" not in text
+
+
+def test_html_callouts_are_boxed(rendered: dict) -> None:
+    page = rendered["paths"]["html"].read_text(encoding="utf-8")
+    parser = _CalloutText()
+    parser.feed(page)
+    inside = " ".join(" ".join(parser.texts).split())
+    assert NOTE_TITLE in inside and NOTE_TEXT in inside and IMPORTANT_TITLE in inside
+    assert 'class="callout callout-note"' in page
+    assert 'class="callout callout-important"' in page
+    # The callout title is not a heading (it would break the outline).
+    assert not re.search(rf"<h\d[^>]*>{NOTE_TITLE}", page)
+
+
+def test_pdf(rendered: dict) -> None:
+    reader = PdfReader(rendered["paths"]["pdf"])
+    assert len(reader.pages) >= 1
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert HEADING in text
+    assert NOTE_TITLE in text and IMPORTANT_TITLE in text
+    assert "Low life satisfaction" in text
+    assert "Page 1 of" in text
+    assert reader.metadata.title == TITLE
+    width, height = reader.pages[0].mediabox.width, reader.pages[0].mediabox.height
+    assert abs(float(width) - 595.3) < 1 and abs(float(height) - 841.9) < 1  # A4
+
+
+def test_docx(rendered: dict) -> None:
+    document = docx.Document(str(rendered["paths"]["docx"]))
+    paragraphs = [(p.style.name, p.text) for p in document.paragraphs]
+    assert ("Title", TITLE) in paragraphs
+    assert ("Heading 2", HEADING) in paragraphs
+    assert ("Callout Title", NOTE_TITLE) in paragraphs
+    assert ("Callout", NOTE_TEXT) in paragraphs
+    assert len(document.tables) == 2
+    first = document.tables[0]
+    assert [c.text for c in first.rows[0].cells] == ["Indicator", "This authority",
+                                                     "Other authorities"]
+    assert first.rows[1].cells[1].text == "81.2"
+    assert "Low life satisfaction" in [c.text for c in document.tables[1].columns[0].cells]
+    body_xml = document.element.xml
+    assert f'descr="{ALT_TEXT}"' in body_xml
+
+
+def test_metadata_fills_front_matter(tmp_path: Path) -> None:
+    notebook = make_briefing_notebook(tmp_path)
+    markdown, meta = build_markdown(notebook, tmp_path, {"title": "St. Aldwyn & Marsh"})
+    assert meta["title"] == "St. Aldwyn & Marsh"
+    assert meta["subtitle"] == "Children in care"
+    assert meta["lang"] == "en-GB"
+    assert "format" not in meta and "execute" not in meta
+    assert SECRET not in markdown
+
+
+def test_cell_options_and_other_outputs(tmp_path: Path) -> None:
+    make_briefing_notebook(tmp_path)
+    encoded = base64.b64encode((tmp_path / "figures" / "chart.png").read_bytes()).decode()
+    nb = new_notebook(cells=[
+        new_raw_cell(FRONT_MATTER),
+        new_code_cell("#| fig-alt: Inline chart alt\n#| fig-cap: Inline chart\nplot()",
+                      outputs=[new_output("display_data", data={"image/png": encoded,
+                                                                "text/plain": "<Figure>"})]),
+        new_code_cell("#| include: false\nprint('hidden')",
+                      outputs=[new_output("stream", name="stdout", text="HIDDEN_PRINT\n")]),
+        new_code_cell("#| output: asis\nprint('**bold**')",
+                      outputs=[new_output("stream", name="stdout", text="**ASIS_BOLD**\n")]),
+        new_code_cell("print('x')", outputs=[new_output("stream", name="stdout",
+                                                        text="VISIBLE_PRINT\n")]),
+        new_code_cell("x", metadata={"tags": ["remove-cell"]},
+                      outputs=[new_output("stream", name="stdout", text="REMOVED_CELL\n")]),
+    ])
+    notebook = tmp_path / "options.ipynb"
+    nbformat.write(nb, notebook)
+    paths = render_notebook(notebook, tmp_path / "out", formats=["html", "pdf"],
+                            renderer="pandoc", metadata={"date": "2024-03-01"})
+    page = paths["html"].read_text(encoding="utf-8")
+    assert 'alt="Inline chart alt"' in page and "<figcaption>Inline chart</figcaption>" in page
+    assert "HIDDEN_PRINT" not in page and "REMOVED_CELL" not in page
+    assert "<strong>ASIS_BOLD</strong>" in page
+    assert "VISIBLE_PRINT" in page
+    assert re.search(r'<img[^>]*src="data:image/png', page)
+    reader = PdfReader(paths["pdf"])
+    assert "Inline chart" in reader.pages[0].extract_text()
+    assert reader.metadata["/CreationDate"].startswith("D:20240301")
+
+
+def test_render_is_deterministic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    notebook = make_briefing_notebook(tmp_path / "nb")
+    first = render_notebook(notebook, tmp_path / "a", renderer="pandoc")
+    second = render_notebook(notebook, tmp_path / "b", renderer="pandoc")
+    for fmt in ("html", "pdf", "docx"):
+        assert first[fmt].read_bytes() == second[fmt].read_bytes(), fmt
+
+
+@pytest.mark.parametrize("formats", [("html",), ("pdf",), ("docx",), ("html", "pdf", "docx")])
+def test_failure_leaves_no_output(tmp_path: Path, formats: tuple[str, ...]) -> None:
+    notebook = make_briefing_notebook(tmp_path / "nb", image="figures/missing.png")
+    out_dir = tmp_path / "out"
+    with pytest.raises(RenderError) as info:
+        render_notebook(notebook, out_dir, formats=formats, renderer="pandoc")
+    message = str(info.value)
+    assert "\n" not in message
+    assert str(notebook) in message
+    assert any(fmt in message for fmt in formats)
+    assert list(out_dir.iterdir()) == []
+
+
+def test_failure_keeps_previous_outputs_untouched(tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    good = make_briefing_notebook(tmp_path / "good")
+    render_notebook(good, out_dir, formats=["html"], renderer="pandoc")
+    before = (out_dir / "briefing.html").read_bytes()
+    bad = make_briefing_notebook(tmp_path / "bad", image="figures/missing.png")
+    with pytest.raises(RenderError):
+        render_notebook(bad, out_dir, formats=["html"], renderer="pandoc")
+    assert (out_dir / "briefing.html").read_bytes() == before
+    assert sorted(p.name for p in out_dir.iterdir()) == ["briefing.html"]
+
+
+def test_bad_arguments(tmp_path: Path) -> None:
+    notebook = make_briefing_notebook(tmp_path)
+    with pytest.raises(RenderError, match="unknown format"):
+        render_notebook(notebook, tmp_path / "out", formats=["epub"], renderer="pandoc")
+    with pytest.raises(RenderError, match="not found"):
+        render_notebook(tmp_path / "nope.ipynb", tmp_path / "out", renderer="pandoc")
+    with pytest.raises(RenderError, match="unknown renderer"):
+        available_renderer("latex")
+    (tmp_path / "broken.ipynb").write_text("{not json", encoding="utf-8")
+    with pytest.raises(RenderError, match="broken.ipynb"):
+        render_notebook(tmp_path / "broken.ipynb", tmp_path / "out", renderer="pandoc")
+
+
+# --------------------------------------------------------------------------
+# Quarto path, exercised with a fake quarto executable
+# --------------------------------------------------------------------------
+
+FAKE_QUARTO = """#!{python}
+import json, os, pathlib, sys
+args = sys.argv[1:]
+pathlib.Path(os.environ["FAKE_QUARTO_LOG"]).write_text(
+    json.dumps({{"argv": args, "cwd": os.getcwd()}}))
+if os.environ.get("FAKE_QUARTO_FAIL"):
+    print("ERROR: something went wrong\\nmore detail", file=sys.stderr)
+    sys.exit(1)
+notebook = pathlib.Path(args[1])
+extensions = {{"html": ".html", "typst": ".pdf", "docx": ".docx"}}
+for target in args[args.index("--to") + 1].split(","):
+    (pathlib.Path.cwd() / (notebook.stem + extensions[target])).write_text("fake " + target)
+(pathlib.Path.cwd() / (notebook.stem + "_files")).mkdir()
+"""
+
+
+@pytest.fixture
+def fake_quarto(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put a fake ``quarto`` first on PATH; it logs its argv to the returned file."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "quarto"
+    script.write_text(FAKE_QUARTO.format(python=sys.executable), encoding="utf-8")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    log = tmp_path / "quarto-argv.json"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("FAKE_QUARTO_LOG", str(log))
+    return log
+
+
+def test_quarto_command_line(fake_quarto: Path, tmp_path: Path) -> None:
+    assert available_renderer("auto") == "quarto"
+    assert available_renderer("quarto") == "quarto"
+    assert available_renderer("pandoc") == "pandoc"
+    notebook = make_briefing_notebook(tmp_path / "nb")
+    out_dir = tmp_path / "out"
+    paths = render_notebook(notebook, out_dir, stem="northbridge", renderer="auto",
+                            metadata={"title": "St. Aldwyn & Marsh: briefing", "date": "2024"})
+    call = json.loads(fake_quarto.read_text())
+    argv = call["argv"]
+    assert Path(call["cwd"]) == notebook.parent  # relative figure paths keep working
+    assert argv[0] == "render"
+    copy = argv[1]
+    assert copy.endswith(".ipynb") and "/" not in copy and copy != notebook.name
+    assert argv[2:6] == ["--to", "html,typst,docx", "--no-execute", "--quiet"]
+    pairs = [argv[i + 1] for i, a in enumerate(argv) if a == "-M"]
+    assert 'title:"St. Aldwyn & Marsh: briefing"' in pairs
+    assert 'date:"2024"' in pairs  # quoted: Quarto parses values as YAML
+    assert 'lang:"en-GB"' in pairs
+    assert paths == {fmt: out_dir / f"northbridge.{ext}"
+                     for fmt, ext in (("html", "html"), ("pdf", "pdf"), ("docx", "docx"))}
+    assert (out_dir / "northbridge.pdf").read_text() == "fake typst"
+    # The private copy and Quarto's by-products are gone from the notebook folder.
+    assert sorted(p.name for p in notebook.parent.iterdir()) == ["briefing.ipynb", "figures"]
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "northbridge.docx", "northbridge.html", "northbridge.pdf"]
+
+
+def test_quarto_subset_of_formats(fake_quarto: Path, tmp_path: Path) -> None:
+    notebook = make_briefing_notebook(tmp_path / "nb")
+    paths = render_notebook(notebook, tmp_path / "out", formats=["pdf"], renderer="quarto")
+    argv = json.loads(fake_quarto.read_text())["argv"]
+    assert argv[argv.index("--to") + 1] == "typst"
+    assert list(paths) == ["pdf"]
+
+
+def test_quarto_failure_leaves_nothing(fake_quarto: Path, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_QUARTO_FAIL", "1")
+    notebook = make_briefing_notebook(tmp_path / "nb")
+    out_dir = tmp_path / "out"
+    with pytest.raises(RenderError, match="quarto.*something went wrong") as info:
+        render_notebook(notebook, out_dir, renderer="quarto")
+    assert "\n" not in str(info.value)
+    assert list(out_dir.iterdir()) == []
+    assert sorted(p.name for p in notebook.parent.iterdir()) == ["briefing.ipynb", "figures"]
+
+
+def test_quarto_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert available_renderer("auto") == "pandoc"
+    with pytest.raises(RenderError, match="quarto"):
+        available_renderer("quarto")
+
+
+def test_quarto_command_rejects_odd_keys() -> None:
+    with pytest.raises(RenderError):
+        quarto_command("quarto", "x.ipynb", ["html"], {"bad:key": "v"})
+
+
+# --------------------------------------------------------------------------
+# Index page
+# --------------------------------------------------------------------------
+
+INDEX_ENTRIES = [
+    {"name": "Northbridge", "slug": "northbridge", "survey_year": 2024, "status": "built",
+     "formats": {"html": "northbridge/briefing.html", "pdf": "northbridge/briefing.pdf",
+                 "docx": "northbridge/briefing.docx"}},
+    {"name": "St. Aldwyn & Marsh", "slug": "st-aldwyn-marsh", "survey_year": 2023,
+     "status": "failed", "formats": {}, "note": "notebook failed: KeyError 'x'"},
+    {"name": "National briefing", "slug": "national", "survey_year": "2022–2024",
+     "status": "built",
+     "formats": {"html": "national/briefing.html", "pdf": "national/briefing.pdf",
+                 "docx": "national/briefing.docx"}},
+]
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str]] = []
+        self._href: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._href, self._text = dict(attrs).get("href"), []
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._href is not None:
+            self.links.append((self._href, "".join(self._text)))
+            self._href = None
+
+
+def test_render_index(tmp_path: Path) -> None:
+    out = render_index(INDEX_ENTRIES, tmp_path / "reports" / "index.html", "Well-being briefings")
+    assert out == tmp_path / "reports" / "index.html"
+    page = out.read_text(encoding="utf-8")
+    parser = _Links()
+    parser.feed(page)
+    links = dict(parser.links)
+    for entry in INDEX_ENTRIES:
+        for href in entry["formats"].values():
+            assert href in links
+    assert links["northbridge/briefing.pdf"] == "Northbridge briefing (PDF)"
+    assert links["northbridge/briefing.docx"] == "Northbridge briefing (Word)"
+    assert links["northbridge/briefing.html"] == "Northbridge briefing (web page)"
+    assert links["national/briefing.pdf"] == "National briefing (PDF)"
+    # National first, whatever the order given.
+    assert page.index("National briefing") < page.index("Northbridge")
+    assert page.count('<th scope="col">') == 4
+    assert '<html lang="en-GB">' in page and "<main" in page and "<title>" in page
+    assert "St. Aldwyn &amp; Marsh" in page and "Not built" in page and "KeyError" in page
+    assert "<link" not in page and "<script" not in page and 'href="http' not in page
+    assert "<style>" in page
+    assert not [p for p in out.parent.iterdir() if p.name != "index.html"]
