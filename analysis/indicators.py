@@ -1,0 +1,631 @@
+"""Indicators: every authority against all the others, fitted once, sliced per authority.
+
+Why "fit once, slice many": comparing one authority with the rest needs the
+whole extract, and there are dozens of authorities. The national stage
+(``national_tables``) therefore runs once per build on the validated extract
+and writes plain CSV tables (``write_national_tables``); each authority's
+notebook only reads them (``read_national_tables``, cached per process) and
+takes its rows (``la_indicators``, ``la_breakdowns``, ``la_change``,
+``la_profile``), with disclosure control applied on the way out. Nothing
+per-authority touches the raw answers, so a notebook runs in well under a
+second and the same numbers appear in every output.
+
+Definitions (codebook-driven; ``analysis.codebook``):
+
+* an indicator's **base** ``n`` is everyone in the survey who answered the
+  question, less any ``base_excludes`` answers; ``k`` is how many of them
+  gave a ``counts`` answer (``Measure.meets``);
+* **others** are all *other* authorities' answers in the same survey and
+  year, pooled (national total minus this authority), so an authority is
+  never compared with itself;
+* ``flag`` is better/similar/worse at the 5% level (``analysis.stats``:
+  z-test, or Fisher's exact test when an expected count is under 5), read
+  through the indicator's ``direction``;
+* ``change`` compares an authority's year with its own previous survey year
+  (improved/similar/declined, same tests).
+
+The national tables are internal and unsuppressed: they never leave the
+build folder. Everything an authority publishes goes through
+``analysis.disclosure``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.codebook import REFERENCE_DIR, Codebook, load_codebook
+from analysis.disclosure import (
+    protect_count_table,
+    small_base,
+    small_count,
+    suppress_breakdowns,
+    suppress_rates,
+)
+from analysis.errors import UserError
+
+GENPOP_PATH = REFERENCE_DIR / "genpop.csv"
+BY = ("la_code", "survey_year", "survey")
+#: The interface columns of indicators.csv and wellbeing.csv (interfaces.md), in order.
+OUTPUT_COLUMNS = (
+    "la_code", "survey_year", "survey", "indicator", "domain", "direction", "n", "pct",
+    "ci_low", "ci_high", "others_pct", "genpop_pct", "flag", "suppressed",
+)
+BREAKDOWN_COLUMNS = (
+    "la_code", "survey_year", "survey", "indicator", "kind", "domain", "direction", "by",
+    "group", "group_label", "n", "pct", "ci_low", "ci_high", "others_pct", "suppressed",
+)
+CHANGE_COLUMNS = (
+    "la_code", "survey_year", "prev_year", "survey", "indicator", "kind", "domain",
+    "direction", "n", "pct", "prev_n", "prev_pct", "flag", "suppressed",
+)
+COMPARISON_COLUMNS = (
+    "la_code", "la_name", "survey_year", "survey", "indicator", "kind", "domain", "direction",
+    "n", "k", "pct", "ci_low", "ci_high", "others_n", "others_k", "others_pct", "genpop_pct",
+    "p_value", "flag",
+)
+#: Groupings for breakdowns; ``age_band`` is derived from age (AGE_BANDS).
+BREAKDOWN_VARS = ("gender", "placement", "age_band")
+#: Respondent characteristics counted in the profile ("who answered") table.
+PROFILE_VARS = ("gender", "placement", "age_band", "years_in_care", "disability")
+#: Finer age bands inside the surveys that span several years. The youngest
+#: surveys already are age groups (4-7, 8-11) and are too small to split.
+AGE_BANDS: dict[str, tuple[tuple[int, int], ...]] = {
+    "ylyc_11_17": ((11, 13), (14, 15), (16, 17)),
+    "ylbc": ((16, 18), (19, 21), (22, 25)),
+}
+TABLE_NAMES = ("comparisons", "breakdowns", "change", "profile")
+FLOAT_FORMAT = "%.10g"
+
+_TEXT_COLUMNS = (
+    "la_code", "la_name", "survey", "indicator", "kind", "domain", "direction", "flag",
+    "by", "group", "source", "population",
+)
+_INT_COLUMNS = (
+    "survey_year", "prev_year", "n", "k", "others_n", "others_k", "prev_n", "prev_k", "count",
+)
+
+
+# ---------------------------------------------------------------- helpers
+def round1(values: pd.Series | np.ndarray | float) -> pd.Series | np.ndarray | float:
+    """Round to one decimal place, halves away from zero (12.25 -> 12.3).
+
+    Python's and NumPy's round() send halves to the even digit and work on
+    the binary value, so 12.25 could print as 12.2: readers checking a figure
+    by hand expect 12.3. The tiny epsilon absorbs binary noise (e.g.
+    100 * 49 / 200 stored as 24.499999...).
+    """
+    arr = np.asarray(values, dtype="float64")
+    out = np.sign(arr) * np.floor(np.abs(arr) * 10 + 0.5 + 1e-9) / 10
+    if isinstance(values, pd.Series):
+        return pd.Series(out, index=values.index, name=values.name)
+    return out if out.ndim else float(out)
+
+
+def age_band(df: pd.DataFrame) -> pd.Series:
+    """Age band label (e.g. '11-13') for surveys listed in AGE_BANDS, else <NA>."""
+    age = pd.to_numeric(df["age"], errors="coerce") if "age" in df else pd.Series(
+        np.nan, index=df.index)
+    out = pd.Series(pd.NA, index=df.index, dtype="string")
+    survey = df["survey"].astype(str)
+    for s, bands in AGE_BANDS.items():
+        for lo, hi in bands:
+            out = out.mask((survey == s) & (age >= lo) & (age <= hi), f"{lo}-{hi}")
+    return out
+
+
+def _with_derived(df: pd.DataFrame, cb: Codebook) -> pd.DataFrame:
+    """The extract plus ``overall`` well-being and ``age_band`` (computed once)."""
+    from analysis.wellbeing import overall_wellbeing
+
+    out = df.copy()
+    if "overall" not in out.columns:
+        out["overall"] = overall_wellbeing(out, cb)
+    if "age_band" not in out.columns:
+        out["age_band"] = age_band(out)
+    out["survey"] = out["survey"].astype(str)
+    out["la_code"] = out["la_code"].astype(str)
+    out["survey_year"] = pd.to_numeric(out["survey_year"]).astype("int64")
+    return out
+
+
+def _order_keys(cb: Codebook) -> tuple[dict[str, int], dict[str, int]]:
+    surveys = {s: i for i, s in enumerate(cb.surveys)}
+    measures = {m: i for i, m in enumerate(cb.measures())}
+    return surveys, measures
+
+
+def _sort(frame: pd.DataFrame, keys: Sequence[str], cb: Codebook) -> pd.DataFrame:
+    """Sort by ``keys`` with surveys and indicators in codebook order (stable output)."""
+    surveys, measures = _order_keys(cb)
+    helper = frame.copy()
+    sort_cols = []
+    for key in keys:
+        if key not in helper.columns:
+            continue
+        if key == "survey":
+            helper["_survey"] = helper["survey"].map(surveys).fillna(len(surveys))
+            sort_cols.append("_survey")
+        elif key == "indicator":
+            helper["_indicator"] = helper["indicator"].map(measures).fillna(len(measures))
+            sort_cols.append("_indicator")
+        else:
+            sort_cols.append(key)
+    helper = helper.sort_values(sort_cols, kind="stable")
+    return helper.drop(columns=[c for c in ("_survey", "_indicator") if c in helper.columns]
+                       ).reset_index(drop=True)
+
+
+def _pct(k: pd.Series, n: pd.Series) -> pd.Series:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (100.0 * k.astype("float64") / n.astype("float64")).where(n > 0)
+
+
+# ---------------------------------------------------------------- counting
+def measure_matrix(
+    df: pd.DataFrame, codebook: Codebook | None = None,
+    kinds: Iterable[str] = ("indicator", "wellbeing"),
+) -> pd.DataFrame:
+    """One column per measure: 1 meets, 0 does not, NaN not in the base.
+
+    NaN also where the respondent's survey does not ask the measure, so a
+    stray answer can never enter another survey's base. Computed once and
+    reused for every grouping.
+    """
+    cb = codebook or load_codebook()
+    survey = df["survey"].astype(str).to_numpy()
+    wanted = set(kinds)
+    meets = {}
+    for m in cb.measures().values():
+        if m.kind not in wanted or m.column not in df.columns:
+            continue
+        values = m.meets(df[m.column]).to_numpy(dtype="float64")
+        meets[m.id] = np.where(np.isin(survey, m.surveys), values, np.nan)
+    return pd.DataFrame(meets, index=df.index)
+
+
+def _count(
+    matrix: pd.DataFrame, df: pd.DataFrame, keys: Sequence[str], cb: Codebook
+) -> pd.DataFrame:
+    """Group ``matrix`` by ``keys`` into the long n/k frame (see ``measure_counts``)."""
+    group_keys = [df[k] for k in keys]
+    grouped_n = matrix.notna().groupby(group_keys, dropna=True, sort=True).sum()
+    grouped_k = matrix.groupby(group_keys, dropna=True, sort=True).sum(min_count=0)
+    n = grouped_n.stack().rename("n")
+    k = grouped_k.stack().rename("k")
+    long = pd.concat([n, k], axis=1).reset_index()
+    long.columns = [*keys, "indicator", "n", "k"]
+    measures = cb.measures()
+    long["kind"] = long["indicator"].map({m: v.kind for m, v in measures.items()})
+    if "survey" in keys:
+        applicable = pd.DataFrame(
+            [(s, mid) for mid in matrix.columns for s in measures[mid].surveys],
+            columns=["survey", "indicator"],
+        )
+        long = long.merge(applicable, on=["survey", "indicator"], how="inner")
+    else:
+        long = long[long["n"] > 0]
+    long["n"] = long["n"].astype("int64")
+    long["k"] = long["k"].fillna(0).round().astype("int64")
+    cols = [*keys, "indicator", "kind", "n", "k"]
+    return _sort(long[cols], [*keys, "indicator"], cb)
+
+
+def measure_counts(
+    df: pd.DataFrame,
+    by: Sequence[str] = BY,
+    extra_by: Sequence[str] = (),
+    codebook: Codebook | None = None,
+    kinds: Iterable[str] = ("indicator", "wellbeing"),
+) -> pd.DataFrame:
+    """Base ``n`` and count ``k`` of every indicator and well-being measure per group.
+
+    Long frame ``[*by, *extra_by, indicator, kind, n, k]``. One pass: every
+    measure becomes a column of 1/0/NaN (``measure_matrix``) and a single
+    groupby sums them, so the whole extract is counted in a fraction of a
+    second. Rows with a blank grouping value are left out of that grouping.
+    When ``survey`` is a key, only the surveys a measure applies to get a row
+    (with n = 0 if nobody in the group answered it).
+    """
+    cb = codebook or load_codebook()
+    if "overall" not in df.columns or ("age_band" in extra_by and "age_band" not in df.columns):
+        df = _with_derived(df, cb)
+    matrix = measure_matrix(df, cb, kinds)
+    return _count(matrix, df, [*by, *extra_by], cb)
+
+
+def _others(frame: pd.DataFrame, pool_keys: Sequence[str]) -> pd.DataFrame:
+    """Add others_n/others_k/others_pct: the pool (same ``pool_keys``) minus this row."""
+    out = frame.copy()
+    totals = out.groupby(list(pool_keys), sort=False)[["n", "k"]].transform("sum")
+    out["others_n"] = (totals["n"] - out["n"]).astype("int64")
+    out["others_k"] = (totals["k"] - out["k"]).astype("int64")
+    out["others_pct"] = _pct(out["others_k"], out["others_n"])
+    return out
+
+
+def _add_rates(frame: pd.DataFrame) -> pd.DataFrame:
+    from analysis.stats import wilson_interval
+
+    out = frame.copy()
+    out["pct"] = _pct(out["k"], out["n"])
+    low, high = wilson_interval(out["k"].to_numpy(), out["n"].to_numpy())
+    out["ci_low"] = 100.0 * np.asarray(low)
+    out["ci_high"] = 100.0 * np.asarray(high)
+    return out
+
+
+def _add_measure_info(frame: pd.DataFrame, cb: Codebook) -> pd.DataFrame:
+    measures = cb.measures()
+    out = frame.copy()
+    out["domain"] = out["indicator"].map({m: v.domain for m, v in measures.items()})
+    out["direction"] = out["indicator"].map({m: v.direction for m, v in measures.items()})
+    return out
+
+
+def load_genpop(path: str | Path | None = None) -> pd.DataFrame:
+    """General-population comparators: ``survey, indicator, genpop_pct, population, source``."""
+    p = Path(path) if path else GENPOP_PATH
+    if not p.exists():
+        return pd.DataFrame(columns=["survey", "indicator", "genpop_pct", "population", "source"])
+    return pd.read_csv(p, dtype={"survey": str, "indicator": str, "population": str,
+                                 "source": str})
+
+
+# ---------------------------------------------------------------- national stage
+def national_tables(
+    df: pd.DataFrame,
+    genpop: pd.DataFrame | None = None,
+    codebook: Codebook | None = None,
+) -> dict[str, pd.DataFrame]:
+    """All comparison tables for every authority, from the whole validated extract.
+
+    Returns (unsuppressed, internal):
+
+    * ``comparisons``: one row per authority x year x survey x measure with
+      n, k, pct, Wilson ci_low/ci_high, others_n/k/pct, genpop_pct, p_value
+      and flag (better/similar/worse, direction-aware);
+    * ``breakdowns``: the same measures by gender, placement and age band
+      (``by``, ``group``): n, k and the pooled other authorities' others_n,
+      others_k for the same group (descriptive: no test, groups are small;
+      percentages are derived per authority in ``la_breakdowns``);
+    * ``change``: each authority-year against the authority's previous
+      survey year for that survey: pct both years, p_value,
+      flag improved/similar/declined;
+    * ``profile``: number of answers by survey and respondent characteristic.
+    """
+    from analysis.stats import compare_proportions, flag_difference
+
+    cb = codebook or load_codebook()
+    data = _with_derived(df, cb)
+    names = data.groupby("la_code")["la_name"].first().astype(str)
+
+    # comparisons
+    matrix = measure_matrix(data, cb)
+    counts = _count(matrix, data, BY, cb)
+    comp = _others(counts, ["survey_year", "survey", "indicator"])
+    comp = _add_rates(comp)
+    comp = _add_measure_info(comp, cb)
+    gp = load_genpop() if genpop is None else genpop
+    gp = gp[["survey", "indicator", "genpop_pct"]].drop_duplicates(["survey", "indicator"])
+    comp = comp.merge(gp, on=["survey", "indicator"], how="left")
+    comp["p_value"] = compare_proportions(comp["k"], comp["n"], comp["others_k"],
+                                          comp["others_n"])
+    lower = (comp["direction"] == "lower_is_better").to_numpy()
+    comp["flag"] = flag_difference(comp["pct"], comp["others_pct"], comp["p_value"], lower)
+    comp.insert(1, "la_name", comp["la_code"].map(names))
+    comp = _sort(comp[list(COMPARISON_COLUMNS)], ["la_code", "survey_year", "survey",
+                                                  "indicator"], cb)
+
+    # breakdowns
+    parts = []
+    for var in BREAKDOWN_VARS:
+        if var not in data.columns:
+            continue
+        b = _count(matrix, data, [*BY, var], cb)
+        b = b[b["n"] > 0].rename(columns={var: "group"})
+        b.insert(3, "by", var)
+        parts.append(b)
+    if parts:
+        brk = pd.concat(parts, ignore_index=True)
+        brk["group"] = brk["group"].astype(str)
+        brk = _others(brk, ["survey_year", "survey", "indicator", "by", "group"])
+        # Integers only: 100k+ rows format slowly as floats; la_breakdowns
+        # derives the percentages for the one authority it needs.
+        brk = brk.drop(columns="others_pct")
+        brk = _sort(brk, ["la_code", "survey_year", "survey", "indicator", "by", "group"], cb)
+    else:
+        brk = pd.DataFrame(columns=["la_code", "survey_year", "survey", "by", "group",
+                                    "indicator", "kind", "n", "k"])
+
+    # change against the authority's previous survey year
+    chg = comp[["la_code", "survey_year", "survey", "indicator", "kind", "domain",
+                "direction", "n", "k", "pct", "ci_low", "ci_high"]].copy()
+    chg = chg.sort_values(["la_code", "survey", "indicator", "survey_year"], kind="stable")
+    prev = chg.groupby(["la_code", "survey", "indicator"], sort=False)[
+        ["survey_year", "n", "k", "pct", "ci_low", "ci_high"]].shift(1)
+    prev.columns = ["prev_year", "prev_n", "prev_k", "prev_pct", "prev_ci_low", "prev_ci_high"]
+    chg = pd.concat([chg, prev], axis=1)
+    chg = chg[chg["prev_year"].notna()].copy()
+    for col in ("prev_year", "prev_n", "prev_k"):
+        chg[col] = chg[col].astype("int64")
+    chg["p_value"] = compare_proportions(chg["k"], chg["n"], chg["prev_k"], chg["prev_n"])
+    lower = (chg["direction"] == "lower_is_better").to_numpy()
+    chg["flag"] = flag_difference(chg["pct"], chg["prev_pct"], chg["p_value"], lower,
+                                  words=("improved", "similar", "declined"))
+    chg = _sort(chg, ["la_code", "survey_year", "survey", "indicator"], cb)
+
+    # profile: who answered
+    prof_parts = [
+        data.groupby(list(BY)).size().rename("count").reset_index().assign(by="total",
+                                                                           group="total")
+    ]
+    for var in PROFILE_VARS:
+        if var in data.columns:
+            p = data.groupby([*BY, var], dropna=True).size().rename("count").reset_index()
+            prof_parts.append(p.rename(columns={var: "group"}).assign(by=var))
+    prof = pd.concat(prof_parts, ignore_index=True)
+    prof["group"] = prof["group"].astype(str)
+    prof = _sort(prof[[*BY, "by", "group", "count"]], [*BY, "by", "group"], cb)
+
+    return {"comparisons": comp, "breakdowns": brk, "change": chg, "profile": prof}
+
+
+def _write_csv_atomic(frame: pd.DataFrame, path: Path, float_format: str) -> Path:
+    """Write a CSV via a temp file and os.replace: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = frame.to_csv(index=False, float_format=float_format, lineterminator="\n")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_national_tables(tables: dict[str, pd.DataFrame], folder: str | Path) -> list[Path]:
+    """Write each table as ``<folder>/<name>.csv`` (deterministic: sorted rows, %.10g floats)."""
+    folder = Path(folder)
+    return [_write_csv_atomic(frame, folder / f"{name}.csv", FLOAT_FORMAT)
+            for name, frame in tables.items()]
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    head = pd.read_csv(path, nrows=0).columns
+    dtype: dict[str, str] = {c: "string" for c in _TEXT_COLUMNS if c in head}
+    frame = pd.read_csv(path, dtype=dtype, keep_default_na=True)
+    for col in _TEXT_COLUMNS:
+        if col in frame.columns:
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    for col in _INT_COLUMNS:
+        if col in frame.columns and frame[col].notna().all():
+            frame[col] = frame[col].astype("int64")
+    return frame
+
+
+@lru_cache(maxsize=4)
+def _read_cached(folder: str, stamp: tuple[tuple[str, float, int], ...]
+                 ) -> dict[str, pd.DataFrame]:
+    return {Path(name).stem: _read_table(Path(folder) / name) for name, _, _ in stamp}
+
+
+def read_national_tables(folder: str | Path) -> dict[str, pd.DataFrame]:
+    """Read the tables ``write_national_tables`` wrote.
+
+    Cached per process on the files' names, times and sizes: a build worker
+    runs many authorities' notebooks on one warm kernel and reads the tables
+    once. Treat the frames as read-only (the ``la_*`` functions copy).
+    """
+    folder = Path(folder).resolve()
+    files = sorted(p for p in folder.glob("*.csv") if p.stem in TABLE_NAMES)
+    if not any(p.stem == "comparisons" for p in files):
+        raise UserError(f"{folder}: no national tables here (comparisons.csv missing); "
+                        "the national stage writes them")
+    stamp = tuple((p.name, p.stat().st_mtime, p.stat().st_size) for p in files)
+    return _read_cached(str(folder), stamp)
+
+
+# ---------------------------------------------------------------- per authority
+def la_years(tables: dict[str, pd.DataFrame], la_code: str) -> list[int]:
+    """Survey years with answers from this authority, oldest first."""
+    comp = tables["comparisons"]
+    return sorted({int(y) for y in comp.loc[comp["la_code"] == la_code, "survey_year"]})
+
+
+def briefing_year(
+    tables: dict[str, pd.DataFrame], la_code: str, survey_year: int | None = None
+) -> int:
+    """The year an authority's briefing reports: its parameter, else its latest year in the data."""
+    years = la_years(tables, la_code)
+    if not years:
+        raise UserError(f"authority {la_code} has no answers in the data")
+    if survey_year is None:
+        return years[-1]
+    if int(survey_year) not in years:
+        raise UserError(f"authority {la_code} has no answers in {survey_year} "
+                        f"(years in the data: {', '.join(map(str, years))})")
+    return int(survey_year)
+
+
+def la_name(tables: dict[str, pd.DataFrame], la_code: str) -> str:
+    """The authority's name as the extract gives it."""
+    comp = tables["comparisons"]
+    names = comp.loc[comp["la_code"] == la_code, "la_name"]
+    if names.empty:
+        raise UserError(f"authority {la_code} has no answers in the data")
+    return str(names.iloc[0])
+
+
+def _la_rows(table: pd.DataFrame, la_code: str, survey_year: int) -> pd.DataFrame:
+    return table[(table["la_code"] == la_code) & (table["survey_year"] == int(survey_year))]
+
+
+def la_indicators(
+    tables: dict[str, pd.DataFrame], la_code: str, survey_year: int, kind: str = "indicator"
+) -> pd.DataFrame:
+    """One authority's published rows: exactly the interfaces.md columns, suppressed.
+
+    ``kind`` is 'indicator' (indicators.csv) or 'wellbeing' (wellbeing.csv).
+    Percentages are 0-100 rounded to 1 dp (``round1``); bases under 10 are
+    suppressed (``analysis.disclosure``).
+    """
+    comp = tables["comparisons"]
+    rows = _la_rows(comp, la_code, survey_year)
+    rows = rows[rows["kind"] == kind].copy()
+    for col in ("pct", "ci_low", "ci_high", "others_pct", "genpop_pct"):
+        rows[col] = round1(rows[col].astype("float64"))
+    rows = suppress_rates(rows)
+    rows["survey_year"] = rows["survey_year"].astype("int64")
+    out = rows[list(OUTPUT_COLUMNS)].reset_index(drop=True)
+    out["suppressed"] = out["suppressed"].astype(bool)
+    return out
+
+
+def group_label(by: str, group: str) -> str:
+    """Plain-English label of a breakdown group (e.g. placement 'kinship' -> 'Kinship care')."""
+    if by == "age_band":
+        lo, _, hi = str(group).partition("-")
+        return f"Aged {lo} to {hi}"
+    if by in ("total",):
+        return "All"
+    cb = load_codebook()
+    if by in cb.columns:
+        return cb.columns[by].allowed_codes().get(str(group), str(group))
+    return str(group)
+
+
+def la_breakdowns(
+    tables: dict[str, pd.DataFrame],
+    la_code: str,
+    survey_year: int,
+    by: str | None = None,
+    kind: str | None = None,
+) -> pd.DataFrame:
+    """An authority's measures by group, with primary and secondary suppression.
+
+    The groups of one measure are a line whose total (the authority's own
+    figure) is published, so a lone small group takes the next smallest
+    group down with it (``analysis.disclosure.suppress_breakdowns``).
+    """
+    brk = _la_rows(tables["breakdowns"], la_code, survey_year)
+    if by is not None:
+        brk = brk[brk["by"] == by]
+    if kind is not None:
+        brk = brk[brk["kind"] == kind]
+    brk = _add_measure_info(_add_rates(brk.copy()), load_codebook())
+    brk["others_pct"] = _pct(brk["others_k"], brk["others_n"])
+    comp = _la_rows(tables["comparisons"], la_code, survey_year)
+    total_n = comp.set_index(["survey", "indicator"])["n"]
+    key = pd.MultiIndex.from_frame(brk[["survey", "indicator"]])
+    published = ~small_base(total_n.reindex(key).to_numpy())
+    for col in ("pct", "ci_low", "ci_high", "others_pct"):
+        brk[col] = round1(brk[col].astype("float64"))
+    out = suppress_breakdowns(brk, ["survey", "indicator", "by"], published)
+    out["group_label"] = [group_label(b, g) for b, g in zip(out["by"], out["group"],
+                                                             strict=True)]
+    out = out[list(BREAKDOWN_COLUMNS)].reset_index(drop=True)
+    out["suppressed"] = out["suppressed"].astype(bool)
+    return out
+
+
+def la_change(
+    tables: dict[str, pd.DataFrame], la_code: str, survey_year: int, kind: str | None = None
+) -> pd.DataFrame:
+    """This year against the authority's previous survey year, suppressed.
+
+    Suppressed when either year's base is under 10 (a figure hidden in last
+    year's briefing must not reappear here).
+    """
+    chg = _la_rows(tables["change"], la_code, survey_year)
+    if kind is not None:
+        chg = chg[chg["kind"] == kind]
+    chg = chg.copy()
+    for col in ("pct", "prev_pct"):
+        chg[col] = round1(chg[col].astype("float64"))
+    either = small_base(chg["n"]) | small_base(chg["prev_n"])
+    out = suppress_rates(chg, extra_mask=either)
+    out["prev_n"] = out["prev_n"].astype("Float64").mask(small_count(out["prev_n"]), pd.NA
+                                                         ).astype("Int64")
+    out = out[list(CHANGE_COLUMNS)].reset_index(drop=True)
+    out["suppressed"] = out["suppressed"].astype(bool)
+    return out
+
+
+def la_profile(
+    tables: dict[str, pd.DataFrame], la_code: str, survey_year: int, by: str = "gender"
+) -> pd.DataFrame:
+    """Who answered: surveys x groups of ``by`` with totals, small counts suppressed.
+
+    A count table with margins, protected by ``protect_count_table`` (counts
+    1-4 and the cells that would reveal them are ``<NA>``). Rows and columns
+    carry plain-English labels.
+    """
+    cb = load_codebook()
+    prof = _la_rows(tables["profile"], la_code, survey_year)
+    prof = prof[prof["by"] == by]
+    if prof.empty:
+        return pd.DataFrame()
+    wide = prof.pivot_table(index="survey", columns="group", values="count", aggfunc="sum",
+                            fill_value=0)
+    surveys = [s for s in cb.surveys if s in wide.index]
+    wide = wide.loc[surveys]
+    if by in cb.columns:
+        order = list(cb.columns[by].allowed_codes())
+        wide = wide[[c for c in order if c in wide.columns]
+                    + [c for c in wide.columns if c not in order]]
+    else:
+        wide = wide[sorted(wide.columns)]
+    table = protect_count_table(wide)
+    table.index = [cb.surveys[s]["short"].capitalize() if s in cb.surveys else s
+                   for s in table.index]
+    table.columns = [group_label(by, c) if c != "Total" else c for c in table.columns]
+    return table
+
+
+def csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """Interface spelling for CSV: booleans as lower-case ``true``/``false``."""
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_bool_dtype(out[col]):
+            out[col] = np.where(out[col].to_numpy(dtype=bool), "true", "false")
+    return out
+
+
+def write_la_outputs(
+    tables: dict[str, pd.DataFrame], la_code: str, survey_year: int, out_dir: str | Path
+) -> dict[str, Path]:
+    """Write an authority's machine-readable outputs (atomic, deterministic).
+
+    ``indicators.csv`` and ``wellbeing.csv`` (the interfaces.md columns),
+    plus ``breakdowns.csv`` and ``change.csv`` for the figures the briefing
+    shows by group and over time. Percentages are written with one decimal.
+    """
+    out = Path(out_dir)
+    frames = {
+        "indicators": la_indicators(tables, la_code, survey_year, "indicator"),
+        "wellbeing": la_indicators(tables, la_code, survey_year, "wellbeing"),
+        "breakdowns": la_breakdowns(tables, la_code, survey_year),
+        "change": la_change(tables, la_code, survey_year),
+    }
+    return {
+        name: _write_csv_atomic(csv_ready(frame), out / f"{name}.csv", "%.1f")
+        for name, frame in frames.items()
+    }
+
+
+def summary_counts(rows: pd.DataFrame) -> dict[str, int]:
+    """How many rows are better / similar / worse / suppressed (for summary lines)."""
+    flags = rows["flag"].value_counts()
+    return {
+        "total": len(rows),
+        **{f: int(flags.get(f, 0)) for f in ("better", "similar", "worse", "suppressed")},
+    }
