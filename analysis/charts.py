@@ -1,0 +1,268 @@
+"""Charts for the briefings: an authority's indicators against other authorities.
+
+Design choices, and why:
+
+* **Dot and interval**, one row per indicator: the authority's % as a dot
+  with its 95% interval as whiskers, the other authorities' % as a hollow
+  diamond. Position on a common 0-100% scale is the most accurately read
+  encoding, and the whiskers show how much a small authority's figure could
+  move by chance.
+* **Never colour alone**: the result (better / similar / worse than other
+  authorities) is shown by the dot's *shape* (triangle up, circle, triangle
+  down) **and** written as a word at the end of the row; colours come from
+  the Okabe-Ito palette, which stays distinct with the common colour-vision
+  deficiencies and in greyscale print.
+* **Suppressed indicators are absent**, with a note saying how many were
+  left out and why, so no small-base figure can be read off a chart.
+* **Deterministic files**: fixed size and dpi, the Agg backend, no
+  timestamps or software tags in the PNG, so a rebuild with the same data
+  gives the same bytes and the build can tell what changed.
+* **Alt text says what the chart shows** (``alt_text``): the results, not
+  "a chart".
+
+Matplotlib only (seaborn adds import time to every notebook and nothing this
+chart needs).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import textwrap
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
+
+from analysis.codebook import Codebook, load_codebook  # noqa: E402
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+#: Okabe-Ito colours (colour-blind safe).
+OKABE_ITO = {
+    "black": "#000000", "orange": "#E69F00", "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73", "yellow": "#F0E442", "blue": "#0072B2",
+    "vermillion": "#D55E00", "reddish_purple": "#CC79A7", "grey": "#999999",
+}
+#: How each result is drawn: colour, marker shape and the word written beside it.
+FLAG_STYLE: dict[str, dict[str, str]] = {
+    "better": {"color": OKABE_ITO["bluish_green"], "marker": "^", "word": "Better"},
+    "similar": {"color": OKABE_ITO["blue"], "marker": "o", "word": "Similar"},
+    "worse": {"color": OKABE_ITO["vermillion"], "marker": "v", "word": "Worse"},
+}
+OTHERS_STYLE = {"marker": "D", "color": OKABE_ITO["black"], "facecolor": "white"}
+DPI = 110
+WIDTH_IN = 8.0
+ROW_IN = 0.42
+BASE_IN = 2.0
+FONT_SIZE = 11
+SURVEY_TAGS = {
+    "ylyc_4_7": "ages 4-7", "ylyc_8_11": "ages 8-11", "ylyc_11_17": "ages 11-17",
+    "ylbc": "care leavers",
+}
+
+_RC = {
+    "font.size": FONT_SIZE,
+    "font.family": "DejaVu Sans",
+    "axes.titlesize": FONT_SIZE + 2,
+    "axes.labelsize": FONT_SIZE,
+    "xtick.labelsize": FONT_SIZE - 1,
+    "ytick.labelsize": FONT_SIZE,
+    "svg.hashsalt": "wellbeing-briefings",
+    "svg.fonttype": "none",
+    "path.simplify": True,
+}
+
+
+def _records(rows: Any) -> list[dict[str, Any]]:
+    if hasattr(rows, "to_dict"):
+        return rows.to_dict("records")
+    return [dict(r) for r in rows]
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return value is None or math.isnan(float(value))
+    except (TypeError, ValueError):
+        return True
+
+
+def _is_suppressed(row: dict[str, Any]) -> bool:
+    return bool(str(row.get("suppressed")).lower() in ("true", "1")
+                or row.get("flag") == "suppressed" or _missing(row.get("pct")))
+
+
+def row_label(row: dict[str, Any], cb: Codebook, with_survey: bool) -> str:
+    """The indicator's plain label, with the survey when a domain mixes surveys."""
+    label = cb.measure(str(row["indicator"])).label
+    if with_survey:
+        label = f"{label} ({SURVEY_TAGS.get(str(row['survey']), row['survey'])})"
+    return label
+
+
+def _domain_rows(rows: Any, domain: str | None) -> list[dict[str, Any]]:
+    recs = _records(rows)
+    return [r for r in recs if domain is None or r.get("domain") == domain]
+
+
+def la_vs_others_chart(
+    la_rows: pd.DataFrame | Iterable[dict[str, Any]],
+    domain: str | None,
+    title: str,
+    codebook: Codebook | None = None,
+) -> Figure:
+    """Dot-and-interval chart of one domain's indicators for an authority.
+
+    ``la_rows`` are ``la_indicators`` rows (suppressed ones included: they
+    are counted in the note, not drawn). ``domain=None`` draws every row.
+    Returns an open Figure; ``save_figure`` / ``figure_markdown`` close it.
+    """
+    from matplotlib.lines import Line2D
+
+    cb = codebook or load_codebook()
+    recs = _domain_rows(la_rows, domain)
+    shown = [r for r in recs if not _is_suppressed(r)]
+    hidden = len(recs) - len(shown)
+    with_survey = len({r["survey"] for r in recs}) > 1
+    title = textwrap.fill(title, 70)
+    height = BASE_IN + ROW_IN * max(len(shown), 2) + 0.25 * title.count("\n")
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(WIDTH_IN, height), dpi=DPI)
+        ys = list(range(len(shown)))[::-1]  # first row at the top
+        labels = []
+        for y, r in zip(ys, shown, strict=True):
+            style = FLAG_STYLE.get(str(r.get("flag")), FLAG_STYLE["similar"])
+            pct = float(r["pct"])
+            lo, hi = r.get("ci_low"), r.get("ci_high")
+            if not (_missing(lo) or _missing(hi)):
+                ax.plot([float(lo), float(hi)], [y, y], color=style["color"], lw=2,
+                        solid_capstyle="butt", zorder=2)
+                ax.plot([float(lo)] * 2, [y - 0.15, y + 0.15], color=style["color"], lw=1.5)
+                ax.plot([float(hi)] * 2, [y - 0.15, y + 0.15], color=style["color"], lw=1.5)
+            if not _missing(r.get("others_pct")):
+                ax.scatter([float(r["others_pct"])], [y], marker=OTHERS_STYLE["marker"], s=55,
+                           facecolors=OTHERS_STYLE["facecolor"],
+                           edgecolors=OTHERS_STYLE["color"], linewidths=1.4, zorder=3)
+            ax.scatter([pct], [y], marker=style["marker"], s=80, color=style["color"],
+                       edgecolors="black", linewidths=0.6, zorder=4)
+            ax.text(1.01, y, style["word"], transform=ax.get_yaxis_transform(),
+                    va="center", ha="left", fontsize=FONT_SIZE, fontweight="bold",
+                    color="black")
+            labels.append(row_label(r, cb, with_survey))
+        ax.set_yticks(ys)
+        ax.set_yticklabels(labels)
+        ax.set_xlim(0, 100)
+        ax.set_ylim(-0.7, max(len(shown), 1) - 0.3)
+        ax.set_xticks(range(0, 101, 20))
+        ax.set_xticklabels([f"{v}%" for v in range(0, 101, 20)])
+        ax.grid(axis="x", color="#DDDDDD", lw=0.8)
+        ax.set_axisbelow(True)
+        for side in ("top", "right", "left"):
+            ax.spines[side].set_visible(False)
+        ax.tick_params(axis="y", length=0)
+        handles = [
+            Line2D([], [], marker=s["marker"], color=s["color"], markeredgecolor="black",
+                   markeredgewidth=0.6, linestyle="", markersize=8,
+                   label=f"{s['word']} than other authorities" if k != "similar"
+                   else "Similar to other authorities")
+            for k, s in FLAG_STYLE.items()
+        ] + [Line2D([], [], marker=OTHERS_STYLE["marker"], markerfacecolor="white",
+                    markeredgecolor="black", linestyle="", markersize=7,
+                    label="Other authorities (pooled)")]
+        if not shown:
+            ax.set_yticks([])
+            ax.text(50, 0, "No indicator has enough answers to show", ha="center",
+                    va="center", fontsize=FONT_SIZE)
+        # Fixed margins in inches: title on top; legend and note at the bottom.
+        legend_in, note_in = 0.65, (0.3 if hidden else 0.05)
+        fig.suptitle(title, x=0.01, y=1 - 0.1 / height, ha="left",
+                     va="top", fontweight="bold", fontsize=FONT_SIZE + 2)
+        fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.01, note_in / height),
+                   ncol=2, frameon=False, fontsize=FONT_SIZE - 1, handletextpad=0.3,
+                   columnspacing=1.2)
+        if hidden:
+            fig.text(0.01, 0.08 / height, f"{hidden} indicator{'s' if hidden != 1 else ''} "
+                     "not shown: too few answers (fewer than 10).", fontsize=FONT_SIZE - 1,
+                     ha="left", va="bottom")
+        # tight_layout leaves room for the suptitle itself.
+        fig.tight_layout(rect=(0, (legend_in + note_in) / height, 0.92, 1))
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = DPI) -> Path:
+    """Save as PNG with stable bytes (no software tag or timestamp) and close the figure."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fig.savefig(p, format="png", dpi=dpi, metadata={"Software": None})
+    finally:
+        plt.close(fig)
+    return p
+
+
+def _md_escape(text: str) -> str:
+    return re.sub(r"([\[\]])", r"\\\1", text)
+
+
+def figure_markdown(
+    fig: Figure, folder: str | Path, name: str, caption: str, alt: str
+) -> str:
+    """Save ``fig`` as ``<folder>/<name>.png`` and return the Markdown that shows it.
+
+    ``![caption](folder/name.png){fig-alt="alt"}``: the markup the briefing
+    renderers expect. The path is written as given (relative paths stay
+    relative to the notebook's working directory), with forward slashes.
+    """
+    path = save_figure(fig, Path(folder) / f"{name}.png")
+    alt_clean = " ".join(alt.split()).replace('"', "'")
+    return f'![{_md_escape(caption)}]({path.as_posix()}){{fig-alt="{alt_clean}"}}'
+
+
+def _fmt(value: Any) -> str:
+    return f"{math.floor(float(value) + 0.5):d}%"
+
+
+def alt_text(
+    rows: pd.DataFrame | Iterable[dict[str, Any]],
+    domain: str | None,
+    la_name: str = "the authority",
+    codebook: Codebook | None = None,
+) -> str:
+    """Text alternative that says what the chart shows (results, not just 'a chart').
+
+    e.g. "Dot chart of 6 relationships indicators for Northbridge against
+    other authorities. Better than other authorities on: have a trusted adult
+    (92% vs 85%). Worse on: none. Similar on the other 5."
+    """
+    cb = codebook or load_codebook()
+    recs = _domain_rows(rows, domain)
+    shown = [r for r in recs if not _is_suppressed(r)]
+    hidden = len(recs) - len(shown)
+    with_survey = len({r["survey"] for r in recs}) > 1
+    area = cb.domains.get(domain, domain).lower() if domain else "well-being"
+    parts = [f"Dot chart of {len(shown)} {area} indicator{'s' if len(shown) != 1 else ''} "
+             f"for {la_name} against other authorities, with 95% intervals."]
+
+    def listing(flag: str) -> str:
+        items = [
+            f"{row_label(r, cb, with_survey).lower()} ({_fmt(r['pct'])} vs "
+            f"{_fmt(r['others_pct']) if not _missing(r.get('others_pct')) else 'no comparison'})"
+            for r in shown if r.get("flag") == flag
+        ]
+        return "; ".join(items) if items else "none"
+
+    parts.append(f"Better than other authorities on: {listing('better')}.")
+    parts.append(f"Worse on: {listing('worse')}.")
+    similar = sum(1 for r in shown if r.get("flag") not in ("better", "worse"))
+    if similar:
+        others_word = "the other " if similar < len(shown) else "all "
+        parts.append(f"Similar on {others_word}{similar}.")
+    if hidden:
+        parts.append(f"{hidden} not shown: too few answers.")
+    return " ".join(parts)
