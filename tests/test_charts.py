@@ -1,0 +1,86 @@
+"""Charts: deterministic files, no reliance on colour, suppressed rows absent, useful alt text."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.charts import (
+    FLAG_STYLE,
+    alt_text,
+    figure_markdown,
+    la_vs_others_chart,
+    save_figure,
+)
+
+
+def _rows() -> pd.DataFrame:
+    base = {"la_code": "E99000001", "survey_year": 2025, "survey": "ylyc_11_17",
+            "domain": "relationships", "direction": "higher_is_better", "genpop_pct": None}
+    rows = [
+        {"indicator": "trust_carers", "n": 120, "pct": 90.0, "ci_low": 83.3, "ci_high": 94.2,
+         "others_pct": 85.0, "flag": "similar", "suppressed": False},
+        {"indicator": "trusted_adult", "n": 118, "pct": 92.4, "ci_low": 86.1, "ci_high": 95.9,
+         "others_pct": 84.6, "flag": "better", "suppressed": False},
+        {"indicator": "good_friend", "n": 119, "pct": 80.0, "ci_low": 72.0, "ci_high": 86.2,
+         "others_pct": 90.0, "flag": "worse", "suppressed": False},
+        {"indicator": "has_pet", "n": 7, "pct": None, "ci_low": None, "ci_high": None,
+         "others_pct": None, "flag": "suppressed", "suppressed": True},
+        {"indicator": "reason_explained", "n": 100, "pct": 70.0, "ci_low": 60.0,
+         "ci_high": 78.0, "others_pct": 68.0, "flag": "similar", "suppressed": False,
+         "domain": "rights"},
+    ]
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def test_chart_draws_unsuppressed_rows_with_words_and_shapes(tmp_path: Path) -> None:
+    fig = la_vs_others_chart(_rows(), "relationships", "Relationships")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert sorted(labels) == ["Have a good friend", "Have a trusted adult", "Trust their carers"]
+    words = {t.get_text() for t in ax.texts}
+    assert {"Better", "Worse", "Similar"} <= words
+    notes = [t.get_text() for t in fig.texts]
+    assert any("1 indicator not shown: too few answers" in t for t in notes)
+    # Each result has its own marker shape, so colour is never the only cue.
+    shapes = {s["marker"] for s in FLAG_STYLE.values()}
+    assert len(shapes) == len(FLAG_STYLE)
+    save_figure(fig, tmp_path / "chart.png")
+
+
+def test_png_bytes_are_deterministic(tmp_path: Path) -> None:
+    digests = []
+    for i in range(2):
+        fig = la_vs_others_chart(_rows(), "relationships", "Relationships")
+        path = save_figure(fig, tmp_path / f"chart{i}.png")
+        digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+    assert b"Software" not in (tmp_path / "chart0.png").read_bytes()
+
+
+def test_figure_markdown_uses_relative_path_and_alt(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    fig = la_vs_others_chart(_rows(), "rights", "Rights")
+    md = figure_markdown(fig, "figures", "rights", "Rights [2025]", 'Dot chart "quoted"')
+    assert md == ('![Rights \\[2025\\]](figures/rights.png)'
+                  '{fig-alt="Dot chart \'quoted\'"}')
+    assert (tmp_path / "figures" / "rights.png").exists()
+
+
+def test_chart_with_nothing_to_show(tmp_path: Path) -> None:
+    rows = _rows()
+    rows = rows[rows["suppressed"]]
+    fig = la_vs_others_chart(rows, "relationships", "Relationships")
+    assert any("not shown" in t.get_text() for t in fig.texts)
+    save_figure(fig, tmp_path / "chart.png")
+
+
+def test_alt_text_says_what_the_chart_shows() -> None:
+    text = alt_text(_rows(), "relationships", "Northbridge")
+    assert text.startswith("Dot chart of 3 relationships indicators for Northbridge")
+    assert "Better than other authorities on: have a trusted adult (92% vs 85%)." in text
+    assert "Worse on: have a good friend (80% vs 90%)." in text
+    assert "Similar on the other 1." in text
+    assert "1 not shown: too few answers." in text

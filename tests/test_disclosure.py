@@ -1,0 +1,157 @@
+"""Disclosure control: small bases, small counts and secondary suppression."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.disclosure import (
+    MIN_BASE,
+    MIN_COUNT,
+    SUPPRESSED_SYMBOL,
+    display_count_table,
+    display_table,
+    protect_count_table,
+    secondary_suppression,
+    suppress_breakdowns,
+    suppress_rates,
+)
+
+
+def test_thresholds_are_the_published_rules() -> None:
+    assert MIN_BASE == 10
+    assert MIN_COUNT == 5
+
+
+def _rates(ns: list[int]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "n": ns,
+        "k": [min(n, 3) for n in ns],
+        "pct": [50.0] * len(ns),
+        "ci_low": [40.0] * len(ns),
+        "ci_high": [60.0] * len(ns),
+        "others_pct": [55.0] * len(ns),
+        "genpop_pct": [75.0] * len(ns),
+        "flag": ["better"] * len(ns),
+    })
+
+
+def test_rates_with_base_under_ten_are_suppressed() -> None:
+    out = suppress_rates(_rates([9, 10, 3, 0]))
+    assert list(out["suppressed"]) == [True, False, True, True]
+    assert list(out["flag"]) == ["suppressed", "better", "suppressed", "suppressed"]
+    for col in ("pct", "ci_low", "ci_high", "others_pct", "k"):
+        assert out[col].isna().tolist() == [True, False, True, True], col
+    # A base of 5-9 is shown (it explains the gap), 1-4 never; zero is not a small count.
+    assert out["n"].tolist()[0] == 9
+    assert out["n"].isna().tolist() == [False, False, True, False]
+    # General-population figures are published statistics, not this authority's data.
+    assert out["genpop_pct"].notna().all()
+
+
+def _exposed_lines(mask: np.ndarray) -> list[str]:
+    """Rows/columns (of a table with totals) holding exactly one suppressed entry."""
+    bad = [f"row {i}" for i in range(mask.shape[0]) if mask[i].sum() == 1]
+    bad += [f"col {j}" for j in range(mask.shape[1]) if mask[:, j].sum() == 1]
+    return bad
+
+
+def test_one_suppressed_cell_forces_another_in_its_line() -> None:
+    # Breakdown of one indicator by gender, with the authority total published.
+    values = np.array([3, 12, 40])
+    mask = secondary_suppression(values, values < MIN_COUNT, [np.zeros(3, int)])
+    # 3 alone could be recovered as total - 12 - 40; the next smallest goes too.
+    assert mask.tolist() == [True, True, False]
+
+
+def test_secondary_prefers_non_zero_cells() -> None:
+    values = np.array([3, 0, 7, 20])
+    mask = secondary_suppression(values, values == 3, [np.zeros(4, int)])
+    assert mask.tolist() == [True, False, True, False]
+
+
+def test_unconstrained_lines_are_left_alone() -> None:
+    values = np.array([3, 12, 40])
+    mask = secondary_suppression(values, values < MIN_COUNT, [np.full(3, -1)])
+    assert mask.tolist() == [True, False, False]
+
+
+def test_count_table_primary_and_secondary() -> None:
+    counts = pd.DataFrame({"girl": [12, 3], "boy": [20, 8], "other": [0, 6]},
+                          index=["ylyc_8_11", "ylyc_11_17"])
+    table = protect_count_table(counts)
+    assert list(table.columns) == ["girl", "boy", "other", "Total"]
+    assert table.index[-1] == "Total"
+    mask = table.isna().to_numpy()
+    assert mask[1, 0]  # the 3
+    assert not _exposed_lines(mask)
+    # Nothing shown is a count of 1-4.
+    shown = table.to_numpy(dtype="float64")[~mask]
+    assert not ((shown >= 1) & (shown < MIN_COUNT)).any()
+    # Grand total kept.
+    assert table.loc["Total", "Total"] == 49
+
+
+def test_suppressed_cells_cannot_be_recovered_by_subtraction() -> None:
+    """Random tables: every line with a suppressed entry has at least two."""
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        shape = tuple(rng.integers(2, 5, size=2))
+        counts = pd.DataFrame(rng.choice([0, 1, 2, 4, 6, 9, 15, 40], size=shape))
+        table = protect_count_table(counts)
+        mask = table.isna().to_numpy()
+        assert not _exposed_lines(mask), (counts, table)
+        shown = table.to_numpy(dtype="float64")[~mask]
+        assert not ((shown >= 1) & (shown < MIN_COUNT)).any()
+        # Subtraction test: any line whose other entries are all published
+        # would give its one hidden entry away.
+        full = counts.copy()
+        full["T"] = full.sum(axis=1)
+        full.loc["T"] = full.sum(axis=0)
+        values = full.to_numpy()
+        for i, j in itertools.product(range(mask.shape[0]), range(mask.shape[1])):
+            if mask[i, j]:
+                assert mask[i].sum() >= 2 and mask[:, j].sum() >= 2
+        assert values.shape == mask.shape
+
+
+def test_breakdown_lone_small_group_takes_next_smallest_with_it() -> None:
+    frame = pd.DataFrame({
+        "indicator": ["trust_carers"] * 3 + ["like_school"] * 3,
+        "by": ["gender"] * 6,
+        "group": ["girl", "boy", "other"] * 2,
+        "n": [30, 15, 5, 30, 20, 15],
+        "k": [20, 10, 4, 25, 15, 10],
+        "pct": [66.7, 66.7, 80.0, 83.3, 75.0, 66.7],
+        "others_pct": [70.0] * 6,
+    })
+    out = suppress_breakdowns(frame, ["indicator", "by"])
+    assert out["suppressed"].tolist() == [False, True, True, False, False, False]
+    # Both the base and the percentage of the protecting group are gone.
+    assert out.loc[1, ["n", "pct"]].isna().all()
+    assert out.loc[2, ["n", "pct"]].isna().all()
+    # With the total unpublished there is nothing to subtract from.
+    out = suppress_breakdowns(frame, ["indicator", "by"], total_published=np.zeros(6, bool))
+    assert out["suppressed"].tolist() == [False, False, True, False, False, False]
+
+
+def test_display_symbols() -> None:
+    out = display_table(suppress_rates(_rates([9, 50]).assign(genpop_pct=[np.nan, np.nan])))
+    assert out.loc[0, "pct"] == SUPPRESSED_SYMBOL
+    assert out.loc[1, "pct"] == "50.0"
+    assert out.loc[1, "genpop_pct"] == "[x]"
+    assert "suppressed" not in out.columns
+    counts = protect_count_table(pd.DataFrame({"a": [3, 10], "b": [7, 20]}))
+    shown = display_count_table(counts)
+    assert shown.iloc[0, 0] == SUPPRESSED_SYMBOL
+    assert shown.iloc[1, 1] == SUPPRESSED_SYMBOL  # 3 -> 7 (row) -> 10 (column) -> 20 (row)
+    assert shown.iloc[2, 2] == "40"
+
+
+@pytest.mark.parametrize("n", [MIN_BASE - 1, MIN_BASE])
+def test_threshold_edges(n: int) -> None:
+    out = suppress_rates(_rates([n]))
+    assert bool(out.loc[0, "suppressed"]) is (n < MIN_BASE)
