@@ -647,12 +647,12 @@ def prepare(
     if national_dir:
         folder = Path(national_dir)
         tables = indicators.read_national_tables(folder)
-        extras = _national_extras(folder, Path(reports_dir) if reports_dir else None)
+        extras = national_extras(folder, Path(reports_dir) if reports_dir else None)
         source = None
     else:
         source = resolve_data(data)
         tables = national_from_extract(source)["tables"]
-        extras = _standalone_extras(source, tables, reports_dir)
+        extras = standalone_extras(source, tables, reports_dir)
     code = la_code or first_authority(tables)
     year = indicators.briefing_year(tables, code, survey_year)
     focus = extras.get("focus")
@@ -683,7 +683,7 @@ def prepare(
     )
 
 
-def _national_extras(folder: Path, reports_dir: Path | None) -> dict[str, pd.DataFrame | None]:
+def national_extras(folder: Path, reports_dir: Path | None) -> dict[str, pd.DataFrame | None]:
     """Drivers, model performance and focus areas written by the national stage."""
     drivers = read_optional_csv(folder / "drivers_full.csv")
     if drivers is None and reports_dir is not None:
@@ -695,7 +695,7 @@ def _national_extras(folder: Path, reports_dir: Path | None) -> dict[str, pd.Dat
     }
 
 
-def _standalone_extras(source: Path, tables: Mapping[str, pd.DataFrame],
+def standalone_extras(source: Path, tables: Mapping[str, pd.DataFrame],
                        reports_dir: str | Path | None) -> dict[str, pd.DataFrame | None]:
     """Drivers and focus areas for a standalone run (models from the drivers cache)."""
     try:
@@ -994,7 +994,7 @@ def questions_markdown(b: Briefing) -> str:
 
 def method_markdown(b: Briefing) -> str:
     """Notes on method: comparators, intervals, suppression, the model, provenance."""
-    perf = _performance_sentence(b.performance)
+    perf = performance_sentence(b.performance)
     p = b.provenance
     return "\n".join([
         "## Notes on method",
@@ -1018,7 +1018,7 @@ def method_markdown(b: Briefing) -> str:
     ])
 
 
-def _performance_sentence(perf: pd.DataFrame | None) -> str:
+def performance_sentence(perf: pd.DataFrame | None) -> str:
     base = ("The national model relates each child's overall well-being to their answers, "
             "fitted on all authorities' answers together; its importance ranking orders the "
             "experiences.")

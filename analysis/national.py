@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -180,9 +181,14 @@ def funnel_alt_text(f: Funnel) -> str:
         f"Funnel plot of {f.label.lower()} among {who}: one unlabelled point per authority, "
         f"its percentage against its number of answers, around the national figure of "
         f"{f.national_pct:.0f}%. Of {f.n_authorities} authorities, "
-        f"{b95 + a95} fall outside the 95% limits ({a95} above, {b95} below) and "
+        f"{b95 + a95} {'falls' if b95 + a95 == 1 else 'fall'} outside the 95% limits "
+        f"({a95} above, {b95} below) and "
         f"{b998 + a998} outside the 99.8% limits ({a998} above, {b998} below)."
     )
+
+
+def _lie(count: int) -> str:
+    return "lies" if count == 1 else "lie"
 
 
 def funnel_sentence(f: Funnel) -> str:
@@ -197,14 +203,14 @@ def funnel_sentence(f: Funnel) -> str:
     spread = f"ranged from {lo:.0f}% to {hi:.0f}%"
     expected = 0.05 * f.n_authorities
     if b998 + a998:
-        verdict = (f"{b998 + a998} of {f.n_authorities} authorities lie beyond the 99.8% "
-                   "limits, more than chance alone would explain")
+        verdict = (f"{b998 + a998} of {f.n_authorities} authorities {_lie(b998 + a998)} "
+                   "beyond the 99.8% limits, more than chance alone would explain")
     elif b95 + a95 > max(1.0, 2 * expected):
-        verdict = (f"{b95 + a95} of {f.n_authorities} lie outside the 95% limits, "
-                   "more than the one in twenty expected by chance")
+        verdict = (f"{b95 + a95} of {f.n_authorities} {_lie(b95 + a95)} outside the 95% "
+                   "limits, more than the one in twenty expected by chance")
     else:
-        verdict = (f"{b95 + a95} of {f.n_authorities} lie outside the 95% limits, "
-                   "about what chance alone would give")
+        verdict = (f"{b95 + a95} of {f.n_authorities} {_lie(b95 + a95)} outside the 95% "
+                   "limits, about what chance alone would give")
     return f"{f.label} ({who}) {spread} across authorities; {verdict}."
 
 
@@ -249,3 +255,352 @@ def funnel_chart(f: Funnel, method: str = "exact") -> Any:
     fig.tight_layout()
     return fig
 
+
+
+# ---------------------------------------------------------------- the national briefing
+#: Measures in the national rates table, in order (well-being first).
+RATE_MEASURES_FIRST = ("low_overall_wellbeing", "low_life_satisfaction", "high_anxiety")
+
+
+@dataclass
+class National:
+    """What the national briefing shows; no authority is named anywhere in it."""
+
+    survey_year: int
+    rates: pd.DataFrame  # survey, indicator, kind, domain, direction, n, pct, genpop_pct
+    trend: pd.DataFrame  # survey_year, survey, pct (low overall well-being)
+    funnels: list[Funnel]
+    n_authorities: int
+    answers: dict[str, int]  # per survey, rounded to the nearest 10
+    drivers: pd.DataFrame | None = None
+    performance: pd.DataFrame | None = None
+    provenance: dict[str, str] | None = None
+    figures: Path = Path("figures")
+
+
+def round_to(value: float, base: int = 10) -> int:
+    """Round a national count to the nearest ``base`` (published totals are rounded)."""
+    return int(base * round(float(value) / base))
+
+
+def national_rates(comparisons: pd.DataFrame, survey_year: int | None = None) -> pd.DataFrame:
+    """Pooled national percentage per year, survey and measure (all authorities' answers).
+
+    Percentages only: exact national counts could let a reader recover an
+    authority's suppressed figure by subtraction (``analysis.disclosure``).
+    """
+    comp = comparisons
+    if survey_year is not None:
+        comp = comp[comp["survey_year"].astype(int) == int(survey_year)]
+    keys = ["survey_year", "survey", "indicator", "kind", "domain", "direction"]
+    grouped = comp.groupby(keys, sort=False, dropna=False).agg(
+        n=("n", "sum"), k=("k", "sum"), genpop_pct=("genpop_pct", "first")).reset_index()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        grouped["pct"] = np.where(grouped["n"] > 0, 100 * grouped["k"] / grouped["n"], np.nan)
+    return grouped.drop(columns="k")
+
+
+def prepare(
+    national_dir: str | Path | None = None,
+    data: str | Path | None = None,
+    reports_dir: str | Path | None = None,
+    survey_year: int | None = None,
+    out_dir: str | Path = ".",
+    data_hash: str = "",
+    code_version: str = "",
+    build_date: str = "",
+) -> National:
+    """Gather the national picture from precomputed tables (the build) or from ``data``."""
+    from analysis import briefing as br
+    from analysis import indicators
+
+    if national_dir:
+        folder = Path(national_dir)
+        tables = indicators.read_national_tables(folder)
+        extras = br.national_extras(folder, Path(reports_dir) if reports_dir else None)
+        source = None
+    else:
+        source = br.resolve_data(data)
+        tables = br.national_from_extract(source)["tables"]
+        extras = br.standalone_extras(source, tables, reports_dir)
+    comp = tables["comparisons"]
+    year = int(survey_year) if survey_year else int(comp["survey_year"].max())
+    this_year = comp[comp["survey_year"].astype(int) == year]
+    rates = national_rates(comp, year)
+    trend = national_rates(comp[comp["indicator"] == "low_overall_wellbeing"])
+    funnels = [funnel_data(comp, s, m, year) for s, m in FUNNEL_MEASURES
+               if ((this_year["survey"] == s) & (this_year["indicator"] == m)).any()]
+    prof = tables["profile"]
+    totals = prof[(prof["by"] == "total") & (prof["survey_year"].astype(int) == year)]
+    answers = {s: round_to(v) for s, v in totals.groupby("survey")["count"].sum().items()}
+    if not data_hash and source is not None:
+        data_hash = br.file_sha256(source)
+    return National(
+        survey_year=year,
+        rates=rates,
+        trend=trend,
+        funnels=funnels,
+        n_authorities=int(this_year["la_code"].nunique()),
+        answers=answers,
+        drivers=extras.get("drivers"),
+        performance=extras.get("performance"),
+        provenance={
+            "data_hash": data_hash or "not recorded",
+            "code_version": code_version or "not recorded (not built by make reports)",
+            "build_date": build_date or "not recorded (not built by make reports)",
+        },
+        figures=Path(out_dir) / "figures",
+    )
+
+
+def show(text: str) -> None:
+    """Display Markdown in the notebook (shared with the authority briefing)."""
+    from analysis.briefing import show as _show
+
+    _show(text)
+
+
+def _rate(n: National, survey: str, measure: str) -> dict[str, Any] | None:
+    sel = n.rates[(n.rates["survey"] == survey) & (n.rates["indicator"] == measure)]
+    if sel.empty or not np.isfinite(sel["pct"].iloc[0]):
+        return None
+    return sel.iloc[0].to_dict()
+
+
+def cover_markdown(n: National) -> str:
+    """What the national briefing covers: year, authorities, answers (rounded)."""
+    cb = load_codebook()
+    rows = [{"Survey": cb.surveys[s]["name"], "Answers (to the nearest 10)": f"{v:,}"}
+            for s, v in sorted(n.answers.items(), key=lambda kv: list(cb.surveys).index(kv[0]))]
+    total = sum(n.answers.values())
+    from analysis.briefing import pipe_table
+
+    return "\n".join([
+        f"**All participating authorities**, surveys of {n.survey_year}.",
+        "",
+        f"This briefing sets out what about {total:,} children in care and care leavers in "
+        f"{n.n_authorities} authorities told the Bright Spots surveys: the national picture, "
+        "how much authorities differ, and the experiences that go with higher well-being. "
+        "No authority is named here; each has its own briefing.",
+        "",
+        pipe_table(pd.DataFrame(rows), "Questionnaires returned, all authorities",
+                   right=("Answers (to the nearest 10)",)),
+    ])
+
+
+def key_messages(n: National) -> list[str]:
+    """Three to six national messages generated from the results."""
+    from analysis.briefing import quantity, who
+    from analysis.text import fmt_pct, in_n
+
+    out = [f"In {n.survey_year}, about {sum(n.answers.values()):,} children in care and care "
+           f"leavers in {n.n_authorities} authorities answered the surveys."]
+    for survey in ("ylyc_11_17", "ylbc"):
+        r = _rate(n, survey, "low_overall_wellbeing")
+        if r:
+            text = (f"{quantity(r['pct'], who(survey))} ({fmt_pct(r['pct'])}) have low overall "
+                    "well-being")
+            extra = _rate(n, survey, "low_life_satisfaction")
+            if extra and np.isfinite(extra.get("genpop_pct", np.nan)):
+                text += (f", and {in_n(extra['pct'])} ({fmt_pct(extra['pct'])}) have low life "
+                         f"satisfaction against {fmt_pct(extra['genpop_pct'])} of young people "
+                         "of the same age in general")
+            out.append(text[:1].upper() + text[1:] + ".")
+    if n.funnels:
+        widest = max(n.funnels, key=lambda f: sum(f.count_outside(LEVELS[1])))
+        beyond = sum(widest.count_outside(LEVELS[1]))
+        if beyond:
+            out.append(
+                f"Authorities differ most on {widest.label.lower()} among "
+                f"{who(widest.survey)}: {beyond} of {widest.n_authorities} {_lie(beyond)} "
+                "beyond the 99.8% limits, a difference chance alone would rarely produce."
+            )
+        else:
+            out.append("Most differences between authorities are within what chance would "
+                       "produce; none of the key measures has an authority beyond the 99.8% "
+                       "limits.")
+    top = _top_drivers(n, 3)
+    if top:
+        out.append(f"The experiences most strongly associated with higher well-being are "
+                   f"{_join(top)}.")
+    return out[:6]
+
+
+def _join(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _top_drivers(n: National, k: int) -> list[str]:
+    """The ``k`` drivers with the highest importance across surveys (labels, lower case)."""
+    d = n.drivers
+    if d is None or d.empty or "indicator" not in d.columns:
+        return []
+    cb = load_codebook()
+    col = "importance" if "importance" in d.columns else None
+    if col is None:
+        ranked = d.sort_values("rank") if "rank" in d.columns else d
+    else:
+        ranked = d.groupby("indicator", as_index=False)[col].mean().sort_values(
+            col, ascending=False)
+    labels = []
+    for mid in ranked["indicator"]:
+        mid = str(mid)
+        label = cb.measure(mid).label.lower() if mid in cb.measures() else mid
+        if label not in labels:
+            labels.append(label)
+        if len(labels) == k:
+            break
+    return labels
+
+
+def key_messages_markdown(n: National) -> str:
+    return "## Key messages\n\n" + "\n".join(f"- {m}" for m in key_messages(n))
+
+
+def rates_markdown(n: National) -> str:
+    """National percentages by survey, and against the general population."""
+    from analysis.briefing import pipe_table
+    from analysis.text import fmt_pct
+
+    cb = load_codebook()
+    surveys = [s for s in cb.surveys if s in set(n.rates["survey"])]
+    tags = {"ylyc_4_7": "Ages 4 to 7", "ylyc_8_11": "Ages 8 to 11",
+            "ylyc_11_17": "Ages 11 to 17", "ylbc": "Care leavers"}
+    order = list(RATE_MEASURES_FIRST) + [m for m in cb.indicators]
+    rows = []
+    for mid in dict.fromkeys(order):
+        sel = n.rates[n.rates["indicator"] == mid]
+        if sel.empty:
+            continue
+        row = {"Measure": cb.measure(mid).label}
+        for s in surveys:
+            hit = sel[sel["survey"] == s]
+            row[tags.get(s, s)] = fmt_pct(hit["pct"].iloc[0]) if not hit.empty and np.isfinite(
+                hit["pct"].iloc[0]) else "[x]"
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    gp = n.rates[n.rates["genpop_pct"].notna() & n.rates["pct"].notna()]
+    gp_rows = pd.DataFrame({
+        "Measure": [cb.measure(m).label for m in gp["indicator"]],
+        "Who": [cb.surveys[s]["short"].capitalize() for s in gp["survey"]],
+        "In care or care leavers": [fmt_pct(v) for v in gp["pct"]],
+        "General population": [fmt_pct(v) for v in gp["genpop_pct"]],
+    })
+    trend = n.trend.pivot_table(index="survey", columns="survey_year", values="pct")
+    trend = trend.loc[[s for s in cb.surveys if s in trend.index]]
+    trend_table = pd.DataFrame({"Who": [tags.get(s, s) for s in trend.index]})
+    for year in trend.columns:
+        trend_table[str(int(year))] = [fmt_pct(v) if np.isfinite(v) else "[x]"
+                                       for v in trend[year]]
+    text = [
+        "## The national picture", "",
+        f"The share of children giving each answer in {n.survey_year}, all authorities "
+        "together ([x] = not asked of this age group).", "",
+        pipe_table(table, f"National results by age group, {n.survey_year}",
+                   right=[c for c in table.columns if c != "Measure"]),
+    ]
+    if not gp_rows.empty:
+        text += ["", "### Against the general population", "",
+                 "Where a published figure exists for children or young people of the same "
+                 "age in general:", "",
+                 pipe_table(gp_rows, "Children in care and care leavers against the general "
+                            "population", right=("In care or care leavers",
+                                                 "General population"))]
+    if len(trend_table.columns) > 2:
+        text += ["", "### Low overall well-being over time", "",
+                 pipe_table(trend_table, "Low overall well-being by survey year, all "
+                            "authorities", right=[c for c in trend_table.columns if c != "Who"])]
+    return "\n".join(text)
+
+
+def variation_markdown(n: National) -> str:
+    """Funnel plots: how much authorities vary, without naming them."""
+    from analysis.charts import figure_markdown
+
+    text = [
+        "## How much authorities differ", "",
+        "Each funnel plot shows every authority as an unlabelled point: its percentage "
+        "against how many of its children answered. The lines show the national figure and "
+        "the range within which 95% and 99.8% of authorities would fall if they differed "
+        "only by chance; smaller authorities have wider ranges. A point outside the 99.8% "
+        "lines is very unlikely to be chance. Authorities with fewer than 10 answers are "
+        "left out.",
+    ]
+    if not n.funnels:
+        return "\n".join([*text, "", "Too few authorities answered to draw funnel plots."])
+    for f in n.funnels:
+        fig = funnel_chart(f)
+        caption = f"{f.label}: {load_codebook().surveys[f.survey]['short']}"
+        md = figure_markdown(fig, n.figures, f"funnel-{f.survey}-{f.measure}", caption,
+                             funnel_alt_text(f))
+        text += ["", f"### {caption[:1].upper() + caption[1:]}", "", funnel_sentence(f), "", md]
+    return "\n".join(text)
+
+
+def drivers_markdown(n: National, top: int = 8) -> str:
+    """The national drivers: what goes with higher or lower well-being (associations)."""
+    from analysis.briefing import pipe_table
+
+    cb = load_codebook()
+    text = ["## What goes with higher well-being", "",
+            "A model of all children's answers shows which experiences go with higher or "
+            "lower overall well-being once the others are taken into account. These are "
+            "*associations*, not proof of cause; they point to where change is most likely "
+            "to matter, and they agree with the published research (feeling settled, trusted "
+            "adults, good friends, not being bullied or made to feel different)."]
+    d = n.drivers
+    if d is None or d.empty or "indicator" not in d.columns:
+        return "\n".join([*text, "", "The model results are not available for this run "
+                          "(`make reports` produces them)."])
+    for survey in [s for s in cb.surveys if s in set(d["survey"])]:
+        sel = d[d["survey"] == survey]
+        if "rank" in sel.columns:
+            sel = sel.sort_values("rank")
+        sel = sel.head(top)
+        rows = []
+        for rec in sel.to_dict("records"):
+            mid = str(rec["indicator"])
+            effect = rec.get("effect")
+            goes = "[x]"
+            if effect is not None and np.isfinite(float(effect)):
+                goes = "Higher" if float(effect) > 0 else "Lower"
+            ci = ""
+            if all(np.isfinite(float(rec.get(c, np.nan))) for c in ("effect", "ci_low",
+                                                                  "ci_high")):
+                ci = f"{float(rec['effect']):+.2f} ({float(rec['ci_low']):+.2f} to " \
+                     f"{float(rec['ci_high']):+.2f})"
+            rows.append({
+                "Rank": int(rec["rank"]) if "rank" in rec and np.isfinite(
+                    float(rec["rank"])) else "",
+                "Experience": cb.measure(mid).label if mid in cb.measures() else mid,
+                "Goes with well-being": goes,
+                "Effect (95% interval)": ci or "[x]",
+            })
+        who = cb.surveys[survey]["short"]
+        text += ["", f"### {who[:1].upper() + who[1:]}", "",
+                 pipe_table(pd.DataFrame(rows), f"Experiences most associated with overall "
+                            f"well-being: {who}", right=("Rank", "Effect (95% interval)"))]
+    return "\n".join(text)
+
+
+def method_markdown(n: National) -> str:
+    """Method: pooling, funnel limits, suppression, the model, provenance."""
+    from analysis.briefing import performance_sentence
+
+    p = n.provenance or {}
+    return "\n".join([
+        "## Notes on method", "",
+        "- **National figures** pool every authority's answers in the survey year (each "
+        "child counts once, so large authorities weigh more). Counts are rounded to the "
+        "nearest 10 and only percentages are published, so no authority's hidden small "
+        "figure can be worked out by subtraction.",
+        "- **Funnel plots.** Control limits are exact binomial limits around the national "
+        "percentage (Spiegelhalter's method, with interpolation): 95% (about two standard "
+        "errors) and 99.8% (about three). With many authorities, about 1 in 20 would fall "
+        "outside the 95% limits by chance alone.",
+        "- **Small numbers.** An authority with fewer than 10 answers to a question is left "
+        "out of that funnel plot, as it is from every published percentage.",
+        f"- **What goes with well-being.** {performance_sentence(n.performance)}",
+        f"- **Provenance.** Data file fingerprint (SHA-256): `{p.get('data_hash', '')}`. "
+        f"Code version: {p.get('code_version', '')}. Built: {p.get('build_date', '')}.",
+    ])
