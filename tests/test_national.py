@@ -1,0 +1,151 @@
+"""Tests for the national briefing (analysis/national.py).
+
+Funnel-plot limits are checked against values worked out independently (the
+binomial distribution summed by hand, and the normal formula), and the
+national briefing is checked never to name an authority.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import national as nat
+
+Z95 = 1.959963984540054
+
+
+def exact_limit(p0: float, n: int, prob: float) -> float:
+    """Spiegelhalter's interpolated binomial limit, from first principles (math.comb)."""
+    cdf = 0.0
+    prev = 0.0
+    for r in range(n + 1):
+        prev = cdf
+        cdf += math.comb(n, r) * p0**r * (1 - p0) ** (n - r)
+        if cdf >= prob:
+            alpha = (cdf - prob) / (cdf - prev)
+            return (r - alpha) / n
+    return 1.0
+
+
+@pytest.mark.parametrize("p0,n", [(0.5, 100), (0.16, 40), (0.85, 25), (0.3, 160), (0.05, 60)])
+@pytest.mark.parametrize("level", [0.95, 0.998])
+def test_exact_limits_match_the_binomial_worked_by_hand(p0: float, n: int, level: float) -> None:
+    tail = (1 - level) / 2
+    low, high = nat.funnel_limits(p0, [n], level)
+    assert low[0] == pytest.approx(max(0.0, exact_limit(p0, n, tail)), abs=1e-9)
+    assert high[0] == pytest.approx(min(1.0, exact_limit(p0, n, 1 - tail)), abs=1e-9)
+
+
+def test_known_values() -> None:
+    low, high = nat.funnel_limits(0.5, [100], 0.95)
+    assert (low[0], high[0]) == pytest.approx((0.39682, 0.59318), abs=1e-5)
+    low, high = nat.funnel_limits(0.5, [100], 0.95, method="normal")
+    assert (low[0], high[0]) == pytest.approx((0.5 - Z95 * 0.05, 0.5 + Z95 * 0.05))
+    low, high = nat.funnel_limits(0.2, [400], 0.998, method="normal")
+    z = 3.090232306167813
+    assert high[0] == pytest.approx(0.2 + z * math.sqrt(0.2 * 0.8 / 400))
+
+
+def test_limits_narrow_with_base_and_widen_with_level() -> None:
+    n = np.array([10, 20, 50, 100, 400, 2000])
+    lo95, hi95 = nat.funnel_limits(0.3, n, 0.95)
+    lo998, hi998 = nat.funnel_limits(0.3, n, 0.998)
+    assert np.all(np.diff(hi95 - lo95) < 0)
+    assert np.all(lo998 <= lo95) and np.all(hi998 >= hi95)
+    assert np.all((lo998 >= 0) & (hi998 <= 1))
+
+
+def test_exact_agrees_with_normal_for_large_bases() -> None:
+    ex = nat.funnel_limits(0.3, [100_000], 0.95)
+    no = nat.funnel_limits(0.3, [100_000], 0.95, method="normal")
+    assert ex[0][0] == pytest.approx(no[0][0], abs=2e-5)
+    assert ex[1][0] == pytest.approx(no[1][0], abs=2e-5)
+
+
+def test_bad_inputs_are_refused_or_blank() -> None:
+    with pytest.raises(ValueError):
+        nat.funnel_limits(1.2, [10])
+    with pytest.raises(ValueError):
+        nat.funnel_limits(0.2, [10], method="poisson")
+    low, high = nat.funnel_limits(0.2, [0, np.nan])
+    assert np.isnan(low).all() and np.isnan(high).all()
+
+
+def test_outside_limits() -> None:
+    zones = nat.outside_limits([50, 90, 10, 58], [100, 100, 100, 100], 50.0, 0.95)
+    assert zones.tolist() == [0, 1, -1, 0]
+
+
+def comparisons(points: list[tuple[int, float]], survey: str = "ylbc",
+                measure: str = "low_overall_wellbeing") -> pd.DataFrame:
+    return pd.DataFrame([
+        {"la_code": f"E0600{i:04d}", "la_name": f"Secret Name {i}", "survey_year": 2025,
+         "survey": survey, "indicator": measure, "n": n, "k": round(p * n / 100),
+         "pct": p, "genpop_pct": np.nan, "kind": "wellbeing", "domain": "wellbeing",
+         "direction": "lower_is_better"}
+        for i, (n, p) in enumerate(points)
+    ])
+
+
+def test_funnel_data_pools_counts_drops_small_bases_and_names() -> None:
+    comp = comparisons([(100, 30.0), (300, 20.0), (8, 50.0), (50, 90.0)])
+    f = nat.funnel_data(comp, "ylbc", "low_overall_wellbeing", 2025)
+    assert f.national_pct == pytest.approx(100 * (30 + 60 + 4 + 45) / 458)
+    assert f.n_authorities == 3 and f.excluded == 1
+    assert set(f.points.columns) == {"n", "pct", "zone95", "zone998"}
+    below, above = f.count_outside(0.998)
+    assert above == 1  # the 90% authority
+    alt = nat.funnel_alt_text(f)
+    assert "Of 3 authorities" in alt and "outside the 99.8% limits (1 above" in alt
+    assert "Secret Name" not in alt + nat.funnel_sentence(f)
+
+
+def test_funnel_chart_draws_without_labels(tmp_path: Path) -> None:
+    from analysis.charts import figure_markdown
+
+    f = nat.funnel_data(comparisons([(40, 30.0), (120, 22.0), (60, 60.0)]), "ylbc",
+                        "low_overall_wellbeing", 2025)
+    fig = nat.funnel_chart(f)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert not any("Secret" in t for t in texts)
+    md = figure_markdown(fig, tmp_path, "funnel", "Funnel", nat.funnel_alt_text(f))
+    assert (tmp_path / "funnel.png").exists() and 'fig-alt="Funnel plot' in md
+
+
+def test_national_rates_pool_all_authorities() -> None:
+    comp = comparisons([(100, 30.0), (300, 20.0)])
+    rates = nat.national_rates(comp, 2025)
+    assert rates["pct"].iloc[0] == pytest.approx(22.5)
+    assert "k" not in rates.columns  # percentages only
+
+
+def test_round_to() -> None:
+    assert nat.round_to(1234) == 1230 and nat.round_to(1235) in (1230, 1240)
+
+
+def test_national_briefing_names_no_authority(tmp_path: Path) -> None:
+    from test_briefing import AUTHORITIES, fake_extract
+
+    from analysis import indicators
+
+    folder = tmp_path / "national"
+    indicators.write_national_tables(indicators.national_tables(fake_extract()), folder)
+    n = nat.prepare(national_dir=folder, out_dir=tmp_path)
+    parts = [nat.cover_markdown(n), nat.key_messages_markdown(n), nat.rates_markdown(n),
+             nat.variation_markdown(n), nat.drivers_markdown(n), nat.method_markdown(n)]
+    text = "\n".join(parts)
+    for code, name in AUTHORITIES:
+        assert name not in text and code not in text
+    msgs = nat.key_messages(n)
+    assert 3 <= len(msgs) <= 6
+    assert len(n.funnels) == len(nat.FUNNEL_MEASURES)
+    assert len(list((tmp_path / "figures").glob("funnel-*.png"))) == len(nat.FUNNEL_MEASURES)
+    # National counts are rounded to tens: no exact total is published.
+    assert all(v % 10 == 0 for v in n.answers.values())
+    assert not re.search(r"\b\d{0,3}[1-9]\b answers", text)
