@@ -588,7 +588,138 @@ def la_profile(
     table.index = [cb.surveys[s]["short"].capitalize() if s in cb.surveys else s
                    for s in table.index]
     table.columns = [group_label(by, c) if c != "Total" else c for c in table.columns]
+    table.index.name = "Survey"
     return table
+
+
+def readable_table(rows: pd.DataFrame, codebook: Codebook | None = None) -> pd.DataFrame:
+    """``la_indicators`` rows for people: plain labels, ``[c]`` where suppressed.
+
+    Columns: Survey, Indicator, Answers, %, 95% interval, Other authorities %,
+    General population %, Result.
+    """
+    from analysis.disclosure import display_table
+
+    cb = codebook or load_codebook()
+    measures = cb.measures()
+    shown = display_table(rows[["n", "pct", "ci_low", "ci_high", "others_pct", "genpop_pct",
+                                "suppressed"]], value_columns=["pct", "others_pct",
+                                                               "genpop_pct"])
+    shown["n"] = display_table(rows[["n", "suppressed"]], value_columns=["n"], decimals=0)["n"]
+    interval = [
+        "[c]" if s else f"{lo:.1f} to {hi:.1f}"
+        for s, lo, hi in zip(rows["suppressed"], rows["ci_low"], rows["ci_high"], strict=True)
+    ]
+    out = pd.DataFrame({
+        "Survey": [cb.surveys[s]["short"].capitalize() for s in rows["survey"]],
+        "Indicator": [measures[i].label for i in rows["indicator"]],
+        "Answers": shown["n"].to_numpy(),
+        "%": shown["pct"].to_numpy(),
+        "95% interval": interval,
+        "Other authorities %": shown["others_pct"].to_numpy(),
+        "General population %": shown["genpop_pct"].to_numpy(),
+        "Result": [f.capitalize() if f != "suppressed" else "Too few answers"
+                   for f in rows["flag"]],
+    })
+    return out
+
+
+def readable_change(rows: pd.DataFrame, codebook: Codebook | None = None) -> pd.DataFrame:
+    """``la_change`` rows for people: Survey, Indicator, both years' %, Result."""
+    from analysis.disclosure import display_table
+
+    cb = codebook or load_codebook()
+    measures = cb.measures()
+    shown = display_table(rows[["prev_pct", "pct", "suppressed"]],
+                          value_columns=["prev_pct", "pct"])
+    return pd.DataFrame({
+        "Survey": [cb.surveys[s]["short"].capitalize() for s in rows["survey"]],
+        "Indicator": [measures[i].label for i in rows["indicator"]],
+        "Earlier year": rows["prev_year"].astype(str).to_numpy(),
+        "Earlier %": shown["prev_pct"].to_numpy(),
+        "This year %": shown["pct"].to_numpy(),
+        "Result": [f.capitalize() if f != "suppressed" else "Too few answers"
+                   for f in rows["flag"]],
+    })
+
+
+def readable_breakdowns(rows: pd.DataFrame, codebook: Codebook | None = None) -> pd.DataFrame:
+    """``la_breakdowns`` rows for people: Survey, Group, Answers, %, other authorities %."""
+    from analysis.disclosure import display_table
+
+    cb = codebook or load_codebook()
+    shown = display_table(rows[["pct", "others_pct", "suppressed"]],
+                          value_columns=["pct", "others_pct"])
+    answers = display_table(rows[["n", "suppressed"]], value_columns=["n"], decimals=0)["n"]
+    by_label = {"age_band": "Age"}
+    return pd.DataFrame({
+        "Survey": [cb.surveys[s]["short"].capitalize() for s in rows["survey"]],
+        "By": [by_label.get(b) or cb.columns[b].label for b in rows["by"]],
+        "Group": rows["group_label"].to_numpy(),
+        "Answers": answers.to_numpy(),
+        "%": shown["pct"].to_numpy(),
+        "Other authorities %": shown["others_pct"].to_numpy(),
+    })
+
+
+def resolve_project_path(path: str | Path) -> Path:
+    """A path as given if absolute, else relative to the repository root.
+
+    Notebooks run from different folders (notebooks/ in JupyterLab, a scratch
+    folder in the build, tests/golden/ under nbval); resolving against the
+    project root makes the same parameter value work in all of them.
+    """
+    from analysis.codebook import PROJECT_ROOT
+
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else PROJECT_ROOT / p
+
+
+def default_data_path(data: str | Path | None = None) -> Path:
+    """The extract a standalone notebook reads: ``data``, else the demo, else the test fixture."""
+    candidates = [data] if data else []
+    candidates += ["data/synthetic/extract.csv", "tests/fixtures/extract.csv"]
+    for c in candidates:
+        p = resolve_project_path(c)
+        if p.exists():
+            return p
+    tried = ", ".join(str(resolve_project_path(c)) for c in candidates)
+    raise UserError(f"no survey extract found (tried {tried}); `make data` writes the "
+                    "demonstration extract")
+
+
+@lru_cache(maxsize=2)
+def _tables_from_extract(path: str, stamp: tuple[float, int]) -> dict[str, pd.DataFrame]:
+    from analysis.validation import load_valid_extract
+
+    return national_tables(load_valid_extract(path))
+
+
+def load_tables(
+    national_dir: str | Path | None = None, data: str | Path | None = None
+) -> dict[str, pd.DataFrame]:
+    """National tables for a notebook: read the build's folder, or compute them from ``data``.
+
+    With ``national_dir`` (the build) the precomputed tables are read; without
+    it (JupyterLab, tests) the extract is validated and the tables computed
+    here, cached per process on the file's time and size.
+    """
+    if national_dir:
+        return read_national_tables(resolve_project_path(national_dir))
+    path = default_data_path(data)
+    st = path.stat()
+    return _tables_from_extract(str(path), (st.st_mtime, st.st_size))
+
+
+def first_authority(tables: dict[str, pd.DataFrame]) -> str:
+    """The first authority in the build's order (by slug): a notebook's default."""
+    from analysis.slug import slugify
+
+    comp = tables["comparisons"]
+    names = comp.groupby("la_code")["la_name"].first()
+    if names.empty:
+        raise UserError("the national tables hold no authority")
+    return str(min(names.index, key=lambda c: (slugify(str(names[c])), str(c))))
 
 
 def csv_ready(frame: pd.DataFrame) -> pd.DataFrame:

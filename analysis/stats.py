@@ -22,6 +22,7 @@ slice precomputed tables and should not pay for importing them.
 
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -43,17 +44,24 @@ def wilson_interval(
 
     Vectorised over ``k`` and ``n`` (broadcast together). Where ``n`` is 0 or
     missing the interval is NaN: there is nothing to estimate.
-    """
-    from statsmodels.stats.proportion import proportion_confint
 
+    The closed form is the one statsmodels' ``proportion_confint(method=
+    "wilson")`` evaluates (tests/test_stats.py checks they agree); it is
+    written out here because importing statsmodels costs most of a second,
+    which every per-authority notebook would otherwise pay.
+    """
+    z = NormalDist().inv_cdf(1 - alpha / 2)
     k_arr, n_arr = np.broadcast_arrays(_as_float(k), _as_float(n))
     low = np.full(k_arr.shape, np.nan)
     high = np.full(k_arr.shape, np.nan)
     ok = np.isfinite(k_arr) & np.isfinite(n_arr) & (n_arr > 0)
     if ok.any():
-        lo, hi = proportion_confint(k_arr[ok], n_arr[ok], alpha=alpha, method="wilson")
-        low[ok] = np.clip(lo, 0.0, 1.0)
-        high[ok] = np.clip(hi, 0.0, 1.0)
+        kk, nn = k_arr[ok], n_arr[ok]
+        z2 = z * z
+        centre = (kk + z2 / 2) / (nn + z2)
+        half = z / (nn + z2) * np.sqrt(np.clip(kk * (nn - kk) / nn, 0, None) + z2 / 4)
+        low[ok] = np.clip(centre - half, 0.0, 1.0)
+        high[ok] = np.clip(centre + half, 0.0, 1.0)
     if low.ndim == 0:
         return low[()], high[()]
     return low, high

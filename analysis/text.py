@@ -159,10 +159,46 @@ def _capitalise(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
-def summary_line(name: str, year: int, rows: Any) -> str:
+def summary_line(name: str, year: int, rows: Any, noun: str = "indicator") -> str:
     """'Northbridge 2025: 31 indicators, 4 better, 2 worse, 3 suppressed'."""
     flags = list(rows["flag"])
     total = len(flags)
-    return (f"{name} {year}: {total} indicator{'s' if total != 1 else ''}, "
+    return (f"{name} {year}: {total} {noun}{'s' if total != 1 else ''}, "
             f"{flags.count('better')} better, {flags.count('worse')} worse, "
             f"{flags.count('suppressed')} suppressed")
+
+
+def markdown_table(frame: Any, index: bool = False) -> str:
+    """A pipe table (GitHub / pandoc Markdown) of a small frame, cells as text.
+
+    Used for notebook tables: Markdown renders in JupyterLab and in the
+    briefing renderers alike, and stores once (an HTML table would store an
+    HTML and a plain-text copy of every cell).
+    """
+    table = frame.reset_index() if index else frame
+
+    def cell(value: Any) -> str:
+        text = "" if value is None or (isinstance(value, float) and math.isnan(value)) \
+            else str(value)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    header = [cell(c) for c in table.columns]
+    numeric = [
+        all(_looks_numeric(v) for v in table[c]) and len(table) > 0 for c in table.columns
+    ]
+    lines = ["| " + " | ".join(header) + " |",
+             "| " + " | ".join("---:" if n else "---" for n in numeric) + " |"]
+    for row in table.itertuples(index=False):
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def _looks_numeric(value: Any) -> bool:
+    text = str(value).strip()
+    if text in ("[c]", "[x]", "", "nan", "None", "<NA>"):
+        return True
+    try:
+        float(text.rstrip("%"))
+        return True
+    except ValueError:
+        return False

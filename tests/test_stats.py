@@ -32,6 +32,19 @@ def test_wilson_known_values(k: int, n: int, low: float, high: float) -> None:
     assert hi == pytest.approx(high, abs=1e-6)
 
 
+def test_wilson_agrees_with_statsmodels() -> None:
+    from statsmodels.stats.proportion import proportion_confint
+
+    rng = np.random.default_rng(11)
+    n = rng.integers(1, 500, 300)
+    k = rng.integers(0, n + 1)
+    for alpha in (0.05, 0.1):
+        lo, hi = wilson_interval(k, n, alpha=alpha)
+        ref_lo, ref_hi = proportion_confint(k, n, alpha=alpha, method="wilson")
+        np.testing.assert_allclose(lo, ref_lo, atol=1e-12)
+        np.testing.assert_allclose(hi, ref_hi, atol=1e-12)
+
+
 def test_wilson_is_vectorised_and_handles_empty_base() -> None:
     lo, hi = wilson_interval(np.array([5, 0, 3]), np.array([20, 0, 3]))
     assert lo[0] == pytest.approx(0.111862, abs=1e-6)
