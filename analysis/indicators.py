@@ -194,9 +194,9 @@ def _count(
     matrix: pd.DataFrame, df: pd.DataFrame, keys: Sequence[str], cb: Codebook
 ) -> pd.DataFrame:
     """Group ``matrix`` by ``keys`` into the long n/k frame (see ``measure_counts``)."""
-    group_keys = [df[k] for k in keys]
-    grouped_n = matrix.notna().groupby(group_keys, dropna=True, sort=True).sum()
-    grouped_k = matrix.groupby(group_keys, dropna=True, sort=True).sum(min_count=0)
+    grouped = matrix.groupby([df[k] for k in keys], dropna=True, sort=True)
+    grouped_n = grouped.count()  # answers in the base (non-NaN)
+    grouped_k = grouped.sum(min_count=0)
     n = grouped_n.stack().rename("n")
     k = grouped_k.stack().rename("k")
     long = pd.concat([n, k], axis=1).reset_index()
