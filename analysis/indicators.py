@@ -532,9 +532,34 @@ def la_breakdowns(
     out = suppress_breakdowns(brk, ["survey", "indicator", "by"], published)
     out["group_label"] = [group_label(b, g) for b, g in zip(out["by"], out["group"],
                                                              strict=True)]
+    out = _sort_groups(out, load_codebook())
     out = out[list(BREAKDOWN_COLUMNS)].reset_index(drop=True)
     out["suppressed"] = out["suppressed"].astype(bool)
     return out
+
+
+def _sort_groups(frame: pd.DataFrame, cb: Codebook) -> pd.DataFrame:
+    """Survey, indicator, grouping and group in codebook order (girl, boy, other, not said)."""
+    surveys, measures = _order_keys(cb)
+    by_order = {b: i for i, b in enumerate(BREAKDOWN_VARS)}
+    ranks: dict[tuple[str, str], list[str]] = {}
+
+    def group_rank(survey: str, by: str, group: str) -> int:
+        if by not in cb.columns:  # age bands: numeric order of the lower bound
+            return int(str(group).split("-")[0]) if str(group)[:1].isdigit() else 999
+        codes = ranks.setdefault((survey, by), list(
+            cb.columns[by].allowed_codes(cb.group(survey) if cb.columns[by].codes_by_group
+                                         else None)))
+        return codes.index(group) if group in codes else len(codes)
+
+    helper = frame.assign(
+        _s=frame["survey"].map(surveys), _i=frame["indicator"].map(measures),
+        _b=frame["by"].map(by_order),
+        _g=[group_rank(s, b, g) for s, b, g in zip(frame["survey"], frame["by"], frame["group"],
+                                                   strict=True)],
+    )
+    helper = helper.sort_values(["_s", "_i", "_b", "_g"], kind="stable")
+    return helper.drop(columns=["_s", "_i", "_b", "_g"])
 
 
 def la_change(

@@ -50,7 +50,23 @@ GOLDEN: dict[str, list[Golden]] = {
         Golden(
             notebook="notebooks/indicators.ipynb",
             pattern="indicators-{slug}.ipynb",
-            authorities=("most", "fewest"),
+            authorities=("E99000001", "fewest"),  # two survey years; a tiny authority
+            parameters={"data": FIXTURE, "national_dir": None, "out_dir": None},
+        ),
+    ],
+    "briefing": [
+        Golden(
+            notebook="notebooks/briefing.ipynb",
+            pattern="briefing-{slug}.ipynb",
+            authorities=("first",),
+            parameters={"data": FIXTURE, "national_dir": None, "out_dir": None},
+        ),
+    ],
+    "national": [
+        Golden(
+            notebook="notebooks/national.ipynb",
+            pattern="national.ipynb",
+            authorities=(),
             parameters={"data": FIXTURE, "national_dir": None, "out_dir": None},
         ),
     ],
