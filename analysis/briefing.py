@@ -360,8 +360,10 @@ def key_messages(indicators: pd.DataFrame, wellbeing: pd.DataFrame) -> list[str]
     When nothing is flagged, a sentence says so rather than inventing a
     highlight. Areas for improvement outrank bright spots when space is short.
     """
-    rows = pd.concat([indicators, wellbeing], ignore_index=True)
-    pub = published(rows)
+    # The summary counts what the briefing shows: every indicator and the
+    # well-being measures of the well-being section (not every band).
+    shown = wellbeing[wellbeing["indicator"].isin(WELLBEING_MEASURES)]
+    pub = published(pd.concat([indicators, shown], ignore_index=True))
     comparable = pub[pub["others_pct"].notna()]
     n_better = int((comparable["flag"] == "better").sum())
     n_worse = int((comparable["flag"] == "worse").sum())
@@ -408,9 +410,8 @@ def key_messages(indicators: pd.DataFrame, wellbeing: pd.DataFrame) -> list[str]
 
 
 def _count_word(n: int) -> str:
-    words = ["none", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-             "ten"]
-    return words[n] if 0 <= n < len(words) else str(n)
+    """Counts as numerals (GOV.UK style), with 'none' for zero."""
+    return "none" if n == 0 else str(n)
 
 
 def key_messages_markdown(messages: Sequence[str]) -> str:
@@ -629,7 +630,7 @@ def prepare(
     national_dir: str | Path | None = None,
     data: str | Path | None = None,
     reports_dir: str | Path | None = None,
-    out_dir: str | Path = ".",
+    out_dir: str | Path | None = ".",
     data_hash: str = "",
     code_version: str = "",
     build_date: str = "",
@@ -652,7 +653,7 @@ def prepare(
     else:
         source = resolve_data(data)
         tables = national_from_extract(source)["tables"]
-        extras = standalone_extras(source, tables, reports_dir)
+        extras = standalone_extras(source, tables, reports_dir, data_hash)
     code = la_code or first_authority(tables)
     year = indicators.briefing_year(tables, code, survey_year)
     focus = extras.get("focus")
@@ -661,7 +662,7 @@ def prepare(
         if "survey_year" in focus.columns:
             focus = focus[focus["survey_year"].astype(int) == year]
     if not data_hash and source is not None:
-        data_hash = file_sha256(source)
+        data_hash = build_data_hash(source)
     return Briefing(
         la_code=code,
         la_name=indicators.la_name(tables, code),
@@ -679,8 +680,21 @@ def prepare(
             "code_version": code_version or "not recorded (not built by make reports)",
             "build_date": build_date or "not recorded (not built by make reports)",
         },
-        figures=Path(out_dir) / "figures",
+        figures=figures_folder(out_dir),
     )
+
+
+def figures_folder(out_dir: str | Path | None) -> Path:
+    """Where figures go: ``<out_dir>/figures``; None means a fresh temporary folder.
+
+    The golden notebooks run with ``out_dir=None`` so nbval leaves no files
+    in the repository (and its sanitiser masks the temporary path).
+    """
+    if out_dir is None:
+        import tempfile
+
+        return Path(tempfile.mkdtemp(prefix="wb-figures-")) / "figures"
+    return Path(out_dir) / "figures"
 
 
 def national_extras(folder: Path, reports_dir: Path | None) -> dict[str, pd.DataFrame | None]:
@@ -695,28 +709,52 @@ def national_extras(folder: Path, reports_dir: Path | None) -> dict[str, pd.Data
     }
 
 
+def build_data_hash(path: str | Path) -> str:
+    """The build's fingerprint of an extract (``analysis.build``: no mapping file).
+
+    Standalone runs key the driver-model cache with it, so a notebook run in
+    JupyterLab reuses the fit of an earlier ``make reports`` on the same data
+    (and a later build reuses the notebook's).
+    """
+    from analysis.build import file_hash, text_hash
+
+    return text_hash(file_hash(Path(path)), "")
+
+
 def standalone_extras(source: Path, tables: Mapping[str, pd.DataFrame],
-                       reports_dir: str | Path | None) -> dict[str, pd.DataFrame | None]:
-    """Drivers and focus areas for a standalone run (models from the drivers cache)."""
+                      reports_dir: str | Path | None,
+                      data_hash: str = "") -> dict[str, pd.DataFrame | None]:
+    """Drivers, performance and focus areas for a standalone run.
+
+    The driver models come from the build's cache
+    (``<reports_dir>/.build/models``, default ``reports/``): fitted once
+    (about a minute on the demonstration data), then read back. Missing
+    modules leave the sections saying the results are not available.
+    """
+    reports = Path(reports_dir) if reports_dir else PROJECT_ROOT / "reports"
     try:
-        return _standalone_extras_cached(_stamp(source),
-                                         str(reports_dir) if reports_dir else "")
-    except ImportError:  # drivers/focus modules not installed yet: sections say so
+        return _standalone_extras_cached(_stamp(source), str(reports), data_hash)
+    except ImportError:
         return {}
 
 
 @lru_cache(maxsize=4)
-def _standalone_extras_cached(stamp: tuple[str, float, int],
-                              reports_dir: str) -> dict[str, pd.DataFrame | None]:
+def _standalone_extras_cached(stamp: tuple[str, float, int], reports_dir: str,
+                              data_hash: str) -> dict[str, pd.DataFrame | None]:
     from analysis import drivers as drv
-    from analysis import focus as foc
 
     national = _national_from_extract(stamp)
-    cache = (Path(reports_dir) / ".build" / "models" if reports_dir
-             else PROJECT_ROOT / ".cache" / "models")
-    results = drv.cached_national_models(national["df"], cache, file_sha256(stamp[0]))
-    focus = foc.all_focus_areas(results.drivers, national["tables"]["comparisons"])
-    return {"drivers": results.drivers, "performance": results.performance, "focus": focus}
+    key = data_hash or build_data_hash(stamp[0])
+    results = drv.cached_national_models(national["df"], Path(reports_dir) / ".build" / "models",
+                                         key)
+    out: dict[str, pd.DataFrame | None] = {
+        "drivers": results.drivers, "performance": results.performance, "focus": None}
+    try:
+        from analysis import focus as foc
+    except ImportError:
+        return out
+    out["focus"] = foc.all_focus_areas(results.drivers, national["tables"]["comparisons"])
+    return out
 
 
 # ---------------------------------------------------------------- sections
@@ -873,39 +911,59 @@ def _col(frame: pd.DataFrame, *names: str) -> str | None:
     return next((n for n in names if n in frame.columns), None)
 
 
+def driver_phrase(effect: Any) -> str:
+    """'about 0.8 points higher' / 'about 0.4 points lower' (well-being out of 10)."""
+    if _missing(effect):
+        return ""
+    size = abs(float(effect))
+    if size < 0.05:
+        return "little difference"
+    return f"about {size:.1f} points {'higher' if float(effect) > 0 else 'lower'}"
+
+
+def top_drivers(drivers: pd.DataFrame | None, survey: str, top: int = 5) -> pd.DataFrame:
+    """A survey's most important national drivers (rank 1 first)."""
+    if drivers is None or drivers.empty or "indicator" not in drivers.columns:
+        return pd.DataFrame()
+    sel = drivers[drivers["survey"] == survey]
+    if "rank" in sel.columns:
+        sel = sel.sort_values("rank", kind="stable")
+    return sel.head(top)
+
+
 def drivers_markdown(b: Briefing, top: int = 5) -> str:
     """What goes with higher well-being nationally (associations, not causes)."""
     cb = load_codebook()
     text = ["## What matters most for well-being", "",
             "Across all authorities, a statistical model of children's answers shows which "
-            "experiences go with higher or lower well-being, after allowing for the others. "
-            "These are *associations*: they show where change is most likely to matter, "
-            "not proof that one thing causes another."]
+            "experiences go with higher or lower well-being, after allowing for the others "
+            "and for age, gender and placement. These are *associations*: they show where "
+            "change is most likely to matter, not proof that one thing causes another. "
+            "Figures are the difference in average well-being, in points out of 10."]
     d = b.drivers
     if d is None or d.empty or "indicator" not in d.columns:
         return "\n".join([*text, "", "The national model results are not available for this "
-                          "run (they are produced by `make reports`)."])
-    effect_col = _col(d, "effect")
-    rank_col = _col(d, "rank")
+                          "run (they are produced by `make reports` when there are enough "
+                          "answers)."])
     lines = []
-    for survey in [s for s in cb.surveys if s in set(d["survey"])]:
-        sel = d[d["survey"] == survey]
-        if rank_col:
-            sel = sel.sort_values(rank_col)
+    for survey in [s for s in b.surveys if s in set(d["survey"])]:
         items = []
-        for rec in sel.head(top).to_dict("records"):
+        for rec in top_drivers(d, survey, top).to_dict("records"):
             mid = str(rec["indicator"])
-            name = cb.measure(mid).label.lower() if mid in cb.measures() else mid
-            sign = ""
-            if effect_col and not _missing(rec.get(effect_col)):
-                sign = " (higher well-being)" if float(rec[effect_col]) > 0 else (
-                    " (lower well-being)")
-            items.append(f"{name}{sign}")
+            name = cb.measure(mid).label if mid in cb.measures() else str(rec.get("label", mid))
+            phrase = driver_phrase(rec.get("effect"))
+            here = _find(b.indicators, survey, mid)
+            local = ""
+            if here and here.get("flag") in ("better", "worse"):
+                local = f", {here['flag']} here than elsewhere"
+            detail = ", ".join(p for p in (phrase,) if p) + local
+            items.append(f"{name.lower()}" + (f" ({detail.lstrip(', ')})" if detail else ""))
         if items:
             lines.append(f"- **{_cap(who(survey))}**: {'; '.join(items)}.")
     if lines:
         text += ["", "The experiences most strongly associated with well-being, most "
-                 "important first:", "", *lines]
+                 "important first (and where this authority's result differs from other "
+                 "authorities):", "", *lines]
     return "\n".join(text)
 
 
@@ -1019,27 +1077,33 @@ def method_markdown(b: Briefing) -> str:
 
 
 def performance_sentence(perf: pd.DataFrame | None) -> str:
-    base = ("The national model relates each child's overall well-being to their answers, "
-            "fitted on all authorities' answers together; its importance ranking orders the "
-            "experiences.")
-    if perf is None or perf.empty:
+    """How well the national model predicts well-being for authorities it has not seen."""
+    base = ("One linear model per survey relates each child's overall well-being (0 to 10) "
+            "to their answers, with age, gender, placement and survey year taken into "
+            "account, fitted on every authority's answers together; experiences are ranked "
+            "by their standardised effect.")
+    if perf is None or perf.empty or "cv_r2" not in perf.columns:
         return base + " Its cross-validated performance is reported with the model results."
-    metric = _col(perf, "r2_cv", "cv_r2", "r2", "auc_cv", "cv_auc", "auc", "score", "value")
-    if metric is None:
-        return base
     parts = []
+    cb = load_codebook()
     for rec in perf.to_dict("records"):
         survey = str(rec.get("survey", ""))
-        value = rec.get(metric)
-        if _missing(value):
+        if _missing(rec.get("cv_r2")):
             continue
-        name = who(survey) if survey in load_codebook().surveys else survey or "all"
-        parts.append(f"{name} {float(value):.2f}")
+        name = who(survey) if survey in cb.surveys else survey
+        part = f"{name} R² {float(rec['cv_r2']):.2f}"
+        if not _missing(rec.get("cv_auc")):
+            part += f", low well-being AUC {float(rec['cv_auc']):.2f}"
+        parts.append(part)
     if not parts:
-        return base
-    label = metric.replace("_", " ")
-    return (base + f" Cross-validated performance ({label}, on answers the model did not "
-            f"see): {'; '.join(parts)}.")
+        return base + " There were too few authorities to cross-validate it."
+    text = (base + " Checked on authorities it had not seen (cross-validation grouped by "
+            "authority), the share of the differences in well-being between children that "
+            f"it explains (R², at most 1) was: {'; '.join(parts)}.")
+    if (perf["cv_r2"].dropna() <= 0).any():
+        text += (" An R² at or below zero means the model predicts no better than the "
+                 "average for that group (too few answers): read its ranking with caution.")
+    return text
 
 
 def plain_text(markdown_text: str) -> str:

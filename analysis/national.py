@@ -305,7 +305,7 @@ def prepare(
     data: str | Path | None = None,
     reports_dir: str | Path | None = None,
     survey_year: int | None = None,
-    out_dir: str | Path = ".",
+    out_dir: str | Path | None = ".",
     data_hash: str = "",
     code_version: str = "",
     build_date: str = "",
@@ -322,7 +322,7 @@ def prepare(
     else:
         source = br.resolve_data(data)
         tables = br.national_from_extract(source)["tables"]
-        extras = br.standalone_extras(source, tables, reports_dir)
+        extras = br.standalone_extras(source, tables, reports_dir, data_hash)
     comp = tables["comparisons"]
     year = int(survey_year) if survey_year else int(comp["survey_year"].max())
     this_year = comp[comp["survey_year"].astype(int) == year]
@@ -334,7 +334,7 @@ def prepare(
     totals = prof[(prof["by"] == "total") & (prof["survey_year"].astype(int) == year)]
     answers = {s: round_to(v) for s, v in totals.groupby("survey")["count"].sum().items()}
     if not data_hash and source is not None:
-        data_hash = br.file_sha256(source)
+        data_hash = br.build_data_hash(source)
     return National(
         survey_year=year,
         rates=rates,
@@ -349,7 +349,7 @@ def prepare(
             "code_version": code_version or "not recorded (not built by make reports)",
             "build_date": build_date or "not recorded (not built by make reports)",
         },
-        figures=Path(out_dir) / "figures",
+        figures=br.figures_folder(out_dir),
     )
 
 
@@ -410,10 +410,11 @@ def key_messages(n: National) -> list[str]:
         widest = max(n.funnels, key=lambda f: sum(f.count_outside(LEVELS[1])))
         beyond = sum(widest.count_outside(LEVELS[1]))
         if beyond:
+            statement = load_codebook().measure(widest.measure).statement
             out.append(
-                f"Authorities differ most on {widest.label.lower()} among "
-                f"{who(widest.survey)}: {beyond} of {widest.n_authorities} {_lie(beyond)} "
-                "beyond the 99.8% limits, a difference chance alone would rarely produce."
+                f"Authorities differ most in how many {who(widest.survey)} {statement}: "
+                f"{beyond} of {widest.n_authorities} {_lie(beyond)} beyond the 99.8% limits, "
+                "a difference chance alone would rarely produce."
             )
         else:
             out.append("Most differences between authorities are within what chance would "
@@ -421,13 +422,15 @@ def key_messages(n: National) -> list[str]:
                        "limits.")
     top = _top_drivers(n, 3)
     if top:
-        out.append(f"The experiences most strongly associated with higher well-being are "
-                   f"{_join(top)}.")
+        out.append("Across the surveys, the answers most strongly associated with "
+                   f"children's well-being are: {_join(top, '; ')}.")
     return out[:6]
 
 
-def _join(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+def _join(items: Sequence[str], sep: str = ", ") -> str:
+    if len(items) == 1:
+        return items[0]
+    return sep.join(items[:-1]) + (sep.rstrip() + " and " if sep != ", " else " and ") + items[-1]
 
 
 def _top_drivers(n: National, k: int) -> list[str]:
@@ -574,13 +577,30 @@ def drivers_markdown(n: National, top: int = 8) -> str:
                     float(rec["rank"])) else "",
                 "Experience": cb.measure(mid).label if mid in cb.measures() else mid,
                 "Goes with well-being": goes,
-                "Effect (95% interval)": ci or "[x]",
+                "Points out of 10 (95% interval)": ci or "[x]",
             })
         who = cb.surveys[survey]["short"]
         text += ["", f"### {who[:1].upper() + who[1:]}", "",
+                 _forest_markdown(d, survey, top, n.figures), "",
                  pipe_table(pd.DataFrame(rows), f"Experiences most associated with overall "
-                            f"well-being: {who}", right=("Rank", "Effect (95% interval)"))]
+                            f"well-being: {who}",
+                            right=("Rank", "Points out of 10 (95% interval)"))]
     return "\n".join(text)
+
+
+def _forest_markdown(drivers: pd.DataFrame, survey: str, top: int, folder: Path) -> str:
+    """The drivers module's forest chart for one survey, or nothing if it cannot draw."""
+    needed = {"label", "effect", "ci_low", "ci_high", "rank"}
+    if not needed <= set(drivers.columns):
+        return ""
+    from analysis.charts import figure_markdown
+    from analysis.drivers import forest_alt_text, forest_chart
+
+    who = load_codebook().surveys[survey]["short"]
+    fig = forest_chart(drivers, survey, top)
+    return figure_markdown(fig, folder, f"drivers-{survey}",
+                           f"What goes with well-being: {who}",
+                           forest_alt_text(drivers, survey, top))
 
 
 def method_markdown(n: National) -> str:
