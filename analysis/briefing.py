@@ -48,6 +48,10 @@ LEAVERS = "ylbc"
 DOMAINS = ("relationships", "rights", "resilience", "recovery")
 MAX_MESSAGES = 6
 MIN_MESSAGES = 3
+GOING_WELL = "Going well"
+#: Practice examples shown per focus area (the rest are in focus.csv).
+MAX_EXAMPLES_SHOWN = 2
+TO_IMPROVE = "To improve"
 
 DOMAIN_INTRO = {
     "relationships": (
@@ -255,12 +259,14 @@ def _more_or_fewer(row: Mapping[str, Any]) -> str:
     return "More" if float(row["pct"]) > float(row["others_pct"]) else "Fewer"
 
 
-def comparison_sentence(row: Mapping[str, Any]) -> str:
+def comparison_sentence(row: Mapping[str, Any], lead: str = "") -> str:
     """A bright spot or an area for improvement, in one sentence.
 
-    e.g. "Fewer children aged 8 to 11 here than in other authorities know who
-    their social worker or personal adviser is: about 1 in 2 (52%) against
-    68% elsewhere."
+    e.g. "To improve: fewer children aged 8 to 11 here than in other
+    authorities know who their social worker or personal adviser is: about
+    half (52%) against 68% elsewhere." ``lead`` ("Going well", "To improve")
+    says which it is in words, so "more" or "fewer" never has to be read
+    against the indicator's direction.
     """
     measure = load_codebook().measure(str(row["indicator"]))
     group = who(str(row["survey"]))
@@ -269,8 +275,11 @@ def comparison_sentence(row: Mapping[str, Any]) -> str:
         group = f"{group} with worries"
         statement = statement.removeprefix("of those with worries ")
     pct = float(row["pct"])
+    more = _more_or_fewer(row)
+    if lead:
+        more = f"{lead}: {more.lower()}"
     return (
-        f"{_more_or_fewer(row)} {group} here than in other authorities {statement}: "
+        f"{more} {group} here than in other authorities {statement}: "
         f"{in_n(pct)} ({fmt_pct(pct)}) against {fmt_pct(row['others_pct'])} elsewhere."
     )
 
@@ -386,8 +395,10 @@ def key_messages(indicators: pd.DataFrame, wellbeing: pd.DataFrame) -> list[str]
         wb_leavers = wellbeing_sentence(leaver_wb, extra)
     # Well-being has its own sentences; bright spots and improvements name the
     # indicators, which are what services can change.
-    better = [comparison_sentence(r) for r in ranked(indicators, "better").to_dict("records")]
-    worse = [comparison_sentence(r) for r in ranked(indicators, "worse").to_dict("records")]
+    better = [comparison_sentence(r, GOING_WELL)
+              for r in ranked(indicators, "better").to_dict("records")]
+    worse = [comparison_sentence(r, TO_IMPROVE)
+             for r in ranked(indicators, "worse").to_dict("records")]
     if not better:
         better = ["No result was clearly better than in other authorities this year."]
     if not worse:
@@ -893,8 +904,10 @@ def leavers_markdown(b: Briefing) -> str:
                 "and, where a figure exists, with young people of the same age in general.")
     both = pd.concat([ind, wb], ignore_index=True)
     # The three largest differences each way; the table has every measure.
-    sentences = [comparison_sentence(r) for r in ranked(ind, "better").head(3).to_dict("records")]
-    sentences += [comparison_sentence(r) for r in ranked(ind, "worse").head(3).to_dict("records")]
+    sentences = [comparison_sentence(r, GOING_WELL)
+                 for r in ranked(ind, "better").head(3).to_dict("records")]
+    sentences += [comparison_sentence(r, TO_IMPROVE)
+                  for r in ranked(ind, "worse").head(3).to_dict("records")]
     if sentences:
         text += ["", *[f"- {s}" for s in sentences]]
     else:
@@ -968,42 +981,56 @@ def drivers_markdown(b: Briefing, top: int = 5) -> str:
 
 
 def focus_markdown(b: Briefing) -> str:
-    """The authority's focus areas with practice examples, in a Quarto tip callout."""
+    """The authority's focus areas with practice examples, in a Quarto tip callout.
+
+    A focus area (``analysis.focus``) is a national driver of well-being on
+    which this authority is worse than elsewhere; each comes with published
+    examples of what real councils changed (the practice bank). These are
+    the only other councils a briefing ever names.
+    """
     cb = load_codebook()
     f = b.focus
     head = ["### Where to focus here", ""]
     if f is None or f.empty:
-        body = ("No area stands out: nothing that matters most for well-being is worse here "
-                "than in other authorities. Keep listening to children, and check the areas "
-                "for improvement above.")
+        body = ("No focus area: nothing strongly associated with well-being nationally is "
+                "worse here than in other authorities. Keep listening to children, and look "
+                "at the questions for leaders below.")
         return "\n".join(head) + "\n" + callout("tip", "Focus areas", body)
+    if "focus_rank" in f.columns:
+        f = f.sort_values("focus_rank", kind="stable")
     items = []
-    for rec in f.to_dict("records"):
+    shown: set[str] = set()
+    for i, rec in enumerate(f.to_dict("records"), 1):
         mid = str(rec.get("indicator", ""))
-        label = cb.measure(mid).label if mid in cb.measures() else mid
-        group = who(str(rec["survey"])) if str(rec.get("survey")) in cb.surveys else ""
-        reason = str(rec.get("reason") or rec.get("why") or "").strip()
-        line = f"- **{label}**" + (f" ({group})" if group else "")
-        if reason and reason.lower() != "nan":
-            line += f": {reason}"
-        example = _practice_text(rec)
-        if example:
-            line += f" *Practice elsewhere:* {example}"
+        label = cb.measure(mid).label if mid in cb.measures() else str(rec.get("label", mid))
+        survey = str(rec.get("survey", ""))
+        group = f" ({who(survey)})" if survey in cb.surveys else ""
+        reason = str(rec.get("reason") or "").strip()
+        line = f"{i}. **{label}**{group}" + (f": {reason}" if reason and reason != "nan" else "")
         items.append(line)
-    body = ("Areas that matter most for well-being nationally where children here do less "
-            "well, with published examples of what other councils did:\n\n" + "\n".join(items))
+        fresh = [e for e in _practice_examples(rec) if e not in shown][:MAX_EXAMPLES_SHOWN]
+        shown.update(fresh)
+        items += [f"    - *What one council did.* {e}" for e in fresh]
+        if not fresh:
+            items.append("    - *What councils did:* see the examples above.")
+    body = ("Experiences that go with higher well-being nationally, where children here do "
+            "less well than elsewhere, largest expected difference first, with published "
+            "examples of what councils changed:\n\n" + "\n".join(items))
     return "\n".join(head) + "\n" + callout("tip", "Focus areas", body)
 
 
-def _practice_text(rec: Mapping[str, Any]) -> str:
-    """Practice examples from a focus row (field names as focus.py writes them)."""
-    for key in ("practice", "practice_examples", "examples", "example"):
+def _practice_examples(rec: Mapping[str, Any]) -> list[str]:
+    """Practice examples of a focus row (``practice_1..3``, else ``practice``)."""
+    out = []
+    for key in ("practice_1", "practice_2", "practice_3"):
         value = rec.get(key)
-        if isinstance(value, str) and value.strip() and value.lower() != "nan":
-            return value.strip()
-        if isinstance(value, list) and value:
-            return " ".join(str(v) for v in value)
-    return ""
+        if isinstance(value, str) and value.strip():
+            out.append(value.strip())
+    if not out:
+        value = rec.get("practice")
+        if isinstance(value, str) and value.strip():
+            out.append(value.strip())
+    return out
 
 
 def callout(kind: str, title: str, body: str) -> str:

@@ -158,7 +158,8 @@ def test_planted_worse_indicator_yields_an_improvement_message_in_plain_words() 
     hits = [m for m in msgs if "know who their social worker or personal adviser is" in m]
     assert len(hits) == 1
     text = hits[0]
-    assert text.startswith("Fewer children aged 8 to 11 here than in other authorities")
+    assert text.startswith("To improve: fewer children aged 8 to 11 here than in other "
+                           "authorities")
     assert "3 in 10 (30%)" in text and "60% elsewhere" in text
     assert "know_worker" not in " ".join(msgs)
 
@@ -166,8 +167,8 @@ def test_planted_worse_indicator_yields_an_improvement_message_in_plain_words() 
 def test_planted_better_lower_is_better_indicator_is_a_bright_spot() -> None:
     ind = plant(la_rows(), "ylbc", "lonely_often", 10.0, 25.0, "better")
     msgs = br.key_messages(ind, la_rows("wellbeing", 20, 20))
-    assert any(m.startswith("Fewer care leavers here than in other authorities feel lonely")
-               for m in msgs)
+    assert any(m.startswith("Going well: fewer care leavers here than in other authorities "
+                            "feel lonely") for m in msgs)
     assert any("No result was clearly worse" in m for m in msgs)
 
 
@@ -358,3 +359,30 @@ def test_notebook_runs_and_html_holds_every_key_message(national_dir: Path,
     for message in messages:
         assert _normalise(message) in page, message
     assert "callout" in page.lower() or "Focus areas" in page
+
+
+def test_focus_areas_come_with_real_practice_examples_in_a_tip_callout(
+        national_dir: Path, tmp_path: Path) -> None:
+    focus = pytest.importorskip("analysis.focus")
+    from analysis import indicators
+
+    tables = indicators.read_national_tables(national_dir)
+    drivers = pd.DataFrame([
+        {"survey": s, "indicator": "know_worker", "effect": 0.5, "ci_low": 0.2, "ci_high": 0.8,
+         "importance": 0.2, "rank": 1}
+        for s in CB.indicators["know_worker"].surveys
+    ])
+    table = focus.all_focus_areas(drivers, tables["comparisons"])
+    b = br.prepare(la_code="E06000101", national_dir=national_dir, out_dir=tmp_path)
+    b.focus = focus.la_focus(table, b.la_code, b.survey_year)
+    b.drivers = drivers
+    assert not b.focus.empty
+    text = br.focus_markdown(b)
+    assert text.count("::: {.callout-tip}") == 1 and text.rstrip().endswith(":::")
+    assert "**Know their worker**" in text
+    assert "What one council did." in text and "North Somerset" in text
+    for _, name in AUTHORITIES[1:]:
+        assert name not in text
+    drivers_text = br.drivers_markdown(b)
+    assert "associated with" in drivers_text and "worse here than elsewhere" in drivers_text
+    assert "cause" not in drivers_text.replace("causes another", "")
