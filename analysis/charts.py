@@ -260,6 +260,10 @@ def alt_text(
     hidden = len(recs) - len(shown)
     with_survey = len({r["survey"] for r in recs}) > 1
     area = cb.domains.get(domain, domain).lower() if domain else "well-being"
+    if not shown:
+        which = "the one indicator has" if hidden == 1 else f"all {hidden} have"
+        return (f"Chart of {area} indicators for {la_name}: none is shown, because {which} "
+                "too few answers (fewer than 10).")
     parts = [f"Dot chart of {len(shown)} {area} indicator{'s' if len(shown) != 1 else ''} "
              f"for {la_name} against other authorities, with 95% intervals."]
 

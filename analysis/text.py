@@ -133,8 +133,8 @@ def sentence(
     group = who(str(get("survey")), cb)
     suppressed = str(get("suppressed")).lower() in ("true", "1") or get("flag") == "suppressed"
     if suppressed or _is_missing(get("pct")):
-        return (f"Too few {group} answered to report whether they "
-                f"{_base_form(measure.statement)} (fewer than 10 answers).")
+        return (f"Fewer than 10 {group} answered, too few to report whether they "
+                f"{_base_form(measure.statement)}.")
     pct = float(get("pct"))
     compared = comparison_phrase(str(get("flag")), get("others_pct"))
     own = f" ({fmt_pct(pct)})" if show_pct else ""

@@ -72,6 +72,9 @@ def test_figure_markdown_uses_relative_path_and_alt(tmp_path: Path, monkeypatch)
 def test_chart_with_nothing_to_show(tmp_path: Path) -> None:
     rows = _rows()
     rows = rows[rows["suppressed"]]
+    assert alt_text(rows, "relationships", "Northbridge") == (
+        "Chart of relationships indicators for Northbridge: none is shown, because the one "
+        "indicator has too few answers (fewer than 10).")
     fig = la_vs_others_chart(rows, "relationships", "Relationships")
     assert any("not shown" in t.get_text() for t in fig.texts)
     save_figure(fig, tmp_path / "chart.png")

@@ -83,7 +83,8 @@ def test_sentence_for_a_subgroup_statement() -> None:
 
 def test_suppressed_sentence_gives_no_figure() -> None:
     text = sentence({**ROW, "pct": None, "flag": "suppressed", "suppressed": True})
-    assert "Too few young people aged 11 to 17" in text
+    assert text == ("Fewer than 10 young people aged 11 to 17 answered, too few to report "
+                    "whether they trust the adults they live with all or most of the time.")
     assert "%" not in text
 
 
