@@ -590,7 +590,7 @@ def _fit_group(data: pd.DataFrame, group: ModelGroup, random_state: int, cb: Cod
     t_crit = float(stats.t.ppf(0.975, df_t))
     in_sample_r2 = float(ols.rsquared)
     logit_params = logit_bse = None
-    logit_note = ""
+    logit_note = "" if both_classes else "not fitted: everyone, or no one, has low well-being"
     if both_classes:
         try:
             lres = _cluster_fit(Zk, y_low, la, "logit")
@@ -600,9 +600,9 @@ def _fit_group(data: pd.DataFrame, group: ModelGroup, random_state: int, cb: Cod
                 logit_params = pd.Series(lp, index=kept)
                 logit_bse = pd.Series(lb, index=kept)
             else:
-                logit_note = "low-well-being model did not converge (separation)"
+                logit_note = "did not converge (separation): no odds ratios"
         except Exception as exc:  # noqa: BLE001 - reported, never fatal
-            logit_note = f"low-well-being model failed: {type(exc).__name__}"
+            logit_note = f"failed ({type(exc).__name__}): no odds ratios"
     z975 = float(stats.norm.ppf(0.975))
 
     # --- per survey: effects, importance, performance

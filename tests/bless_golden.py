@@ -70,6 +70,14 @@ GOLDEN: dict[str, list[Golden]] = {
             parameters={"data": FIXTURE, "national_dir": None, "out_dir": None},
         ),
     ],
+    "drivers": [
+        Golden(
+            notebook="notebooks/drivers.ipynb",
+            pattern="drivers.ipynb",
+            authorities=(),  # national: fitted once on the whole fixture
+            parameters={"data": FIXTURE, "reports_dir": None, "cache_dir": None},
+        ),
+    ],
 }
 # ---------------------------------------------------------------------------------------------
 
