@@ -1034,8 +1034,13 @@ def _practice_examples(rec: Mapping[str, Any]) -> list[str]:
 
 
 def callout(kind: str, title: str, body: str) -> str:
-    """A Quarto callout block (rendered as a styled box by Quarto and by render.py)."""
-    return f"::: {{.callout-{kind}}}\n## {title}\n\n{body}\n:::"
+    """A Quarto callout block (rendered as a styled box by Quarto and by render.py).
+
+    The title is an attribute rather than a heading inside the box, so the
+    document's heading levels stay in order for screen readers.
+    """
+    safe = title.replace('"', "'")
+    return f'::: {{.callout-{kind} title="{safe}"}}\n{body}\n:::'
 
 
 def change_markdown(b: Briefing, top: int = 5) -> str:

@@ -237,7 +237,7 @@ def funnel_chart(f: Funnel, method: str = "exact") -> Any:
         zone = np.where(f.points["zone998"] != 0, 2, np.where(f.points["zone95"] != 0, 1, 0))
         marks = [
             (0, "o", "#1d4f91", "Within 95% limits"),
-            (1, "s", "#8a4b00", "Outside 95% limits"),
+            (1, "s", "#8a4b00", "Outside 95%, within 99.8%"),
             (2, "^", "#b52a16", "Outside 99.8% limits"),
         ]
         for z, marker, colour, name in marks:

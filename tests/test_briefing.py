@@ -262,7 +262,7 @@ def test_markdown_display_text_is_the_markdown_itself() -> None:
 
 
 def test_callout_uses_quarto_syntax() -> None:
-    assert br.callout("tip", "Focus", "Body").startswith("::: {.callout-tip}\n## Focus")
+    assert br.callout("tip", "Focus", "Body") == '::: {.callout-tip title="Focus"}\nBody\n:::'
 
 
 # ---------------------------------------------------------------- whole briefing
@@ -277,7 +277,7 @@ def test_briefing_from_tables_names_no_other_authority(national_dir: Path,
     # The planted result surfaces as an improvement message and a question.
     assert any("know who their social worker" in m for m in b.messages)
     assert any("know who their social worker" in q for q in b.questions)
-    assert "::: {.callout-tip}" in text
+    assert '::: {.callout-tip title="Focus areas"}' in text
     assert "causes" not in text.replace("not proof that one thing causes another", "")
     assert len(list((tmp_path / "figures").glob("*.png"))) == 5
 
@@ -378,7 +378,7 @@ def test_focus_areas_come_with_real_practice_examples_in_a_tip_callout(
     b.drivers = drivers
     assert not b.focus.empty
     text = br.focus_markdown(b)
-    assert text.count("::: {.callout-tip}") == 1 and text.rstrip().endswith(":::")
+    assert text.count("::: {.callout-tip") == 1 and text.rstrip().endswith(":::")
     assert "**Know their worker**" in text
     assert "What one council did." in text and "North Somerset" in text
     for _, name in AUTHORITIES[1:]:
