@@ -48,6 +48,7 @@ import yaml
 from analysis.codebook import REFERENCE_DIR, Codebook, load_codebook
 from analysis.disclosure import MIN_BASE
 from analysis.drivers import effect_phrase
+from analysis.indicators import round1
 
 PRACTICE_BANK_PATH = REFERENCE_DIR / "practice_bank.yaml"
 MAX_AREAS = 5
@@ -240,6 +241,12 @@ def _finish(frame: pd.DataFrame, bank: Sequence[Practice], cb: Codebook,
         frame["n"] = pd.NA
     out = frame[list(FOCUS_COLUMNS)].reset_index(drop=True)
     out["survey_year"] = out["survey_year"].astype("int64")
+    # Percentages to one decimal (interfaces.md), model figures to four; the
+    # phrases and the ranking above used the unrounded values.
+    for c in ("pct", "others_pct", "gap_pp"):
+        out[c] = round1(out[c].astype("float64"))
+    for c in ("effect", "ci_low", "ci_high", "importance", "score"):
+        out[c] = out[c].astype("float64").round(4) + 0.0
     return out
 
 

@@ -73,6 +73,7 @@ def test_at_most_five_only_worse_sorted_with_examples() -> None:
     top = out.iloc[0]
     assert top["indicator"] == "feel_settled_always"
     assert top["score"] == pytest.approx(0.9 * 15 / 100)
+    assert out["pct"].round(1).equals(out["pct"])  # one decimal, as interfaces.md
 
 
 def test_excluded_rows() -> None:
