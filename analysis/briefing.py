@@ -691,20 +691,22 @@ def prepare(
             "code_version": code_version or "not recorded (not built by make reports)",
             "build_date": build_date or "not recorded (not built by make reports)",
         },
-        figures=figures_folder(out_dir),
+        figures=figures_folder(out_dir, slugify(indicators.la_name(tables, code))),
     )
 
 
-def figures_folder(out_dir: str | Path | None) -> Path:
-    """Where figures go: ``<out_dir>/figures``; None means a fresh temporary folder.
+def figures_folder(out_dir: str | Path | None, name: str = "briefing") -> Path:
+    """Where figures go: ``<out_dir>/figures``; None means a temporary folder.
 
     The golden notebooks run with ``out_dir=None`` so nbval leaves no files
-    in the repository (and its sanitiser masks the temporary path).
+    in the repository; the folder is ``<tmp>/wb-figures-<name>`` (the same
+    every run, so re-blessing does not churn the golden files, and masked
+    by the nbval sanitiser anyway).
     """
     if out_dir is None:
         import tempfile
 
-        return Path(tempfile.mkdtemp(prefix="wb-figures-")) / "figures"
+        return Path(tempfile.gettempdir()) / f"wb-figures-{name}" / "figures"
     return Path(out_dir) / "figures"
 
 

@@ -349,7 +349,7 @@ def prepare(
             "code_version": code_version or "not recorded (not built by make reports)",
             "build_date": build_date or "not recorded (not built by make reports)",
         },
-        figures=br.figures_folder(out_dir),
+        figures=br.figures_folder(out_dir, "national"),
     )
 
 
