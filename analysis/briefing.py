@@ -525,6 +525,7 @@ class Briefing:
     focus: pd.DataFrame | None = None
     provenance: dict[str, str] = field(default_factory=dict)
     figures: Path = Path("figures")
+    by_gender: pd.DataFrame | None = None  # la_breakdowns rows: low overall well-being
 
     @property
     def slug(self) -> str:
@@ -692,7 +693,20 @@ def prepare(
             "build_date": build_date or "not recorded (not built by make reports)",
         },
         figures=figures_folder(out_dir, slugify(indicators.la_name(tables, code))),
+        by_gender=_wellbeing_by_gender(tables, code, year),
     )
+
+
+def _wellbeing_by_gender(tables: Mapping[str, pd.DataFrame], la_code: str,
+                         year: int) -> pd.DataFrame | None:
+    """Low overall well-being of girls and boys (disclosure-applied breakdowns)."""
+    from analysis import indicators
+
+    if "breakdowns" not in tables:
+        return None
+    rows = indicators.la_breakdowns(dict(tables), la_code, year, by="gender", kind="wellbeing")
+    return rows[(rows["indicator"] == "low_overall_wellbeing")
+                & rows["group"].isin(["girl", "boy"])]
 
 
 def figures_folder(out_dir: str | Path | None, name: str = "briefing") -> Path:
@@ -834,7 +848,33 @@ def wellbeing_markdown(b: Briefing) -> str:
     text += ["", pipe_table(table, "Well-being measures by age group ([x] = no "
                             "general-population figure)",
                             right=("Here", "Other authorities", "General population", "Answers"))]
+    gender = gender_table(b.by_gender)
+    if gender is not None:
+        text += ["", "Published research finds girls in care more likely than boys to have "
+                 "low well-being. Here:", "",
+                 pipe_table(gender, "Low overall well-being of girls and boys ([c] = fewer "
+                            "than 10 answers)", right=[c for c in gender.columns if c != "Who"])]
     return "\n".join(text)
+
+
+def gender_table(rows: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Girls and boys side by side, here and in other authorities ([c] when suppressed)."""
+    if rows is None or rows.empty:
+        return None
+    out = []
+    for survey in [s for s in load_codebook().surveys if s in set(rows["survey"])]:
+        sel = rows[rows["survey"] == survey].set_index("group")
+        if sel["suppressed"].astype(bool).all():
+            continue
+        rec = {"Who": _cap(who(survey))}
+        for group, word in (("girl", "Girls"), ("boy", "Boys")):
+            hit = sel.loc[group] if group in sel.index else None
+            ok = hit is not None and not bool(hit["suppressed"]) and not _missing(hit["pct"])
+            rec[f"{word} here"] = fmt_pct(hit["pct"]) if ok else "[c]"
+            rec[f"{word} elsewhere"] = (fmt_pct(hit["others_pct"])
+                                       if ok and not _missing(hit["others_pct"]) else "[c]")
+        out.append(rec)
+    return pd.DataFrame(out) if out else None
 
 
 def chart_markdown(b: Briefing, rows: pd.DataFrame, domain: str | None, name: str,

@@ -386,3 +386,19 @@ def test_focus_areas_come_with_real_practice_examples_in_a_tip_callout(
     drivers_text = br.drivers_markdown(b)
     assert "associated with" in drivers_text and "worse here than elsewhere" in drivers_text
     assert "cause" not in drivers_text.replace("causes another", "")
+
+
+def test_gender_table_shows_girls_and_boys_with_suppression() -> None:
+    rows = pd.DataFrame([
+        {"survey": "ylbc", "group": "girl", "pct": 31.0, "others_pct": 36.0, "suppressed": False},
+        {"survey": "ylbc", "group": "boy", "pct": np.nan, "others_pct": np.nan,
+         "suppressed": True},
+        {"survey": "ylyc_4_7", "group": "girl", "pct": np.nan, "others_pct": np.nan,
+         "suppressed": True},
+    ])
+    table = br.gender_table(rows)
+    assert table is not None and list(table["Who"]) == ["Care leavers"]
+    row = table.iloc[0]
+    assert (row["Girls here"], row["Girls elsewhere"]) == ("31%", "36%")
+    assert (row["Boys here"], row["Boys elsewhere"]) == ("[c]", "[c]")
+    assert br.gender_table(rows.iloc[2:]) is None
