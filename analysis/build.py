@@ -312,7 +312,8 @@ def _warm_up() -> None:
         kc.start_channels()
         kc.wait_for_ready(timeout=60)
         kc.execute_interactive(
-            "import analysis.indicators, analysis.charts, analysis.briefing, analysis.text",
+            "import analysis.indicators, analysis.charts, analysis.briefing, analysis.text, "
+            "analysis.focus, analysis.national, analysis.drivers",
             timeout=120,
         )
         kc.stop_channels()

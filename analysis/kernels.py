@@ -26,9 +26,10 @@ from jupyter_client.manager import KernelManager
 
 START_ATTEMPTS = 3
 RESET_CODE = """\
+import os as _os
+_os.chdir({cwd!r})
 get_ipython().run_line_magic('reset', '-f')
 import os as _os, matplotlib as _mpl
-_os.chdir({cwd!r})
 _mpl.rcParams.update(_mpl.rcParamsDefault)
 _mpl.use('Agg')
 import matplotlib.pyplot as _plt
@@ -94,7 +95,7 @@ def _reset(km: KernelManager, cwd: Path) -> None:
     kc.start_channels()
     try:
         kc.wait_for_ready(timeout=60)
-        code = RESET_CODE.format(cwd=str(cwd))
+        code = RESET_CODE.format(cwd=str(Path(cwd).resolve()))
         reply = kc.execute_interactive(code, timeout=60, store_history=False)
         if reply["content"].get("status") != "ok":
             raise RuntimeError(f"kernel reset failed: {reply['content'].get('evalue')}")
