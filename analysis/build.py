@@ -43,6 +43,7 @@ from typing import Any
 
 from analysis.codebook import PROJECT_ROOT
 from analysis.errors import UserError
+from analysis.files import write_atomic
 from analysis.params import Authority, ensure_params, resolve_params
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
@@ -144,10 +145,7 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 # ---------------------------------------------------------------- national stage

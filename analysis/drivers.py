@@ -64,7 +64,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -76,6 +75,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.codebook import CODEBOOK_PATH, Codebook, load_codebook
+from analysis.files import atomic_path, write_csv_atomic
 
 #: Bump when the method changes in a way the code hash would not show.
 MODEL_VERSION = "1"
@@ -759,17 +759,7 @@ def fit_national_models(df: pd.DataFrame, random_state: int = 0) -> DriverResult
 # ---------------------------------------------------------------- output
 def _write_csv_atomic(frame: pd.DataFrame, path: Path) -> Path:
     """Temp file + os.replace: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = frame.to_csv(index=False, float_format="%.10g", lineterminator="\n")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_csv_atomic(frame, path, "%.10g")
 
 
 def drivers_table(results: DriverResults) -> pd.DataFrame:
@@ -844,15 +834,8 @@ def cached_national_models(df: pd.DataFrame, cache_dir: Path | str, data_hash: s
         except Exception:  # noqa: BLE001 - a bad cache file is refitted, not fatal
             pass
     results = fit_national_models(df, random_state=random_state)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".drivers-", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         joblib.dump({"key": key, "results": results}, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     old = sorted(folder.glob("drivers-*.joblib"), key=lambda p: p.stat().st_mtime, reverse=True)
     for stale in old[CACHE_KEEP:]:
         stale.unlink(missing_ok=True)

@@ -31,8 +31,6 @@ build folder. Everything an authority publishes goes through
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -49,6 +47,7 @@ from analysis.disclosure import (
     suppress_rates,
 )
 from analysis.errors import UserError
+from analysis.files import write_csv_atomic
 
 GENPOP_PATH = REFERENCE_DIR / "genpop.csv"
 BY = ("la_code", "survey_year", "survey")
@@ -379,17 +378,7 @@ def national_tables(
 
 def _write_csv_atomic(frame: pd.DataFrame, path: Path, float_format: str) -> Path:
     """Write a CSV via a temp file and os.replace: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = frame.to_csv(index=False, float_format=float_format, lineterminator="\n")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_csv_atomic(frame, path, float_format)
 
 
 def write_national_tables(tables: dict[str, pd.DataFrame], folder: str | Path) -> list[Path]:

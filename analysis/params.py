@@ -8,8 +8,6 @@ values (a chosen survey year, cohort sizes for response rates) survive.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from analysis.errors import ParamsError
+from analysis.files import write_atomic
 from analysis.slug import slugify
 
 if TYPE_CHECKING:  # pandas is heavy; the no-op build path never needs it
@@ -107,12 +106,7 @@ def check_params(path: Path, params: dict[str, Any], auth: Authority) -> None:
 
 def write_yaml_atomic(path: Path, data: dict[str, Any], header: str = "") -> None:
     """Write YAML via a temp file + rename so a killed run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(header)
-        yaml.safe_dump(data, fh, sort_keys=False, allow_unicode=True)
-    os.replace(tmp, path)
+    write_atomic(path, header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
 def ensure_params(

@@ -48,6 +48,8 @@ from typing import Any
 
 import yaml
 
+from analysis.files import write_atomic
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 HTML_TEMPLATE = TEMPLATES / "briefing.html"
 TYPST_TEMPLATE = TEMPLATES / "briefing.typ"
@@ -170,7 +172,7 @@ def render_index(entries: Sequence[Mapping[str, Any]], out_path: Path, title: st
         rows=rows,
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out_path, page.encode("utf-8"))
+    write_atomic(out_path, page.encode("utf-8"))
     return out_path
 
 
@@ -745,14 +747,3 @@ def _index_row(entry: Mapping[str, Any]) -> str:
         f"<td>{links_html}</td><td>{status_html}</td></tr>"
     )
 
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the index is for publishing
-        os.replace(tmp, path)
-    except BaseException:
-        _cleanup([Path(tmp)])
-        raise

@@ -33,9 +33,7 @@ ONS code does). See ``docs/synthetic-data.md``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import warnings
 import zlib
 from collections.abc import Callable, Iterable
@@ -47,6 +45,7 @@ import pandas as pd
 import yaml
 
 from analysis.codebook import PROJECT_ROOT, REFERENCE_DIR, Codebook, Column, Measure, load_codebook
+from analysis.files import write_atomic
 
 CONFIG_PATH = REFERENCE_DIR / "synthetic.yaml"
 DEFAULT_OUT = PROJECT_ROOT / "data" / "synthetic" / "extract.csv"
@@ -640,15 +639,7 @@ def generate_fixture(config: dict[str, Any] | str | Path | None = None) -> pd.Da
 
 def _atomic_write(path: Path, text: str) -> None:
     """Write a temporary file in the same folder, then ``os.replace``: never a half-written CSV."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text)
 
 
 def to_csv_text(df: pd.DataFrame) -> str:
