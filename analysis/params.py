@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from analysis.codebook import load_codebook
 from analysis.errors import ParamsError
 from analysis.files import write_atomic
 from analysis.slug import slugify
@@ -27,7 +28,9 @@ HEADER = (
     "# edit freely: existing values are kept when the file is refreshed.\n"
     "# survey_year: the year the briefing reports (default: latest in the data).\n"
     "# cohort_sizes: optional, per survey code, children eligible to answer;\n"
-    "#   when given, the briefing shows a response rate.\n"
+    "#   when given, the briefing shows a response rate. Survey codes:\n"
+    "#   ylyc_4_7, ylyc_8_11, ylyc_11_17, ylbc. Example:\n"
+    "#   cohort_sizes: {ylyc_11_17: 120, ylbc: 90}\n"
 )
 KNOWN_KEYS = ("la_code", "la_name", "slug", "survey_year", "cohort_sizes")
 
@@ -93,10 +96,16 @@ def check_params(path: Path, params: dict[str, Any], auth: Authority) -> None:
             f"(years in the data: {', '.join(map(str, auth.years))})"
         )
     sizes = params.get("cohort_sizes") or {}
+    surveys = list(load_codebook().surveys)
     if not isinstance(sizes, dict) or not all(
         isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sizes.values()
     ):
         problems.append("cohort_sizes must map survey codes to positive whole numbers")
+    elif unknown_surveys := sorted(map(str, set(sizes) - set(surveys))):
+        problems.append(
+            f"cohort_sizes has unknown survey code(s) {', '.join(unknown_surveys)}"
+            f" (survey codes: {', '.join(surveys)})"
+        )
     unknown = sorted(set(params) - set(KNOWN_KEYS))
     if unknown:
         problems.append(f"unknown key(s) {', '.join(unknown)}")

@@ -88,7 +88,7 @@ def main() -> int:
         noop, rc_noop = run_build(data, reports, params, args.jobs)
         one = sorted(params.glob("*.yaml"))[len(las) // 2]
         one.write_text(one.read_text() + "\n# edited by the benchmark\n")
-        text = one.read_text().replace("cohort_sizes: {}", "cohort_sizes: {ylbc: 150}")
+        text = one.read_text().replace("cohort_sizes: {}", "cohort_sizes: {ylyc_11_17: 150}")
         one.write_text(text)
         incr, rc_incr = run_build(data, reports, params, args.jobs)
 

@@ -76,6 +76,7 @@ def test_ensure_params_writes_missing_and_keeps_hand_edits(tmp_path: Path) -> No
         ("survey_year: 2019\n", "survey_year 2019 has no answers"),
         ("la_code: E99000777\n", "la_code"),
         ("cohort_sizes: {ylbc: -3}\n", "cohort_sizes"),
+        ("cohort_sizes: {8-11: 40}\n", "unknown survey code(s) 8-11"),
         ("surveyyear: 2025\n", "unknown key(s) surveyyear"),
     ],
 )
