@@ -212,8 +212,13 @@ class Outcome:
 
 
 def _cell_of(exc: BaseException) -> str:
+    """'cell [3] `b = br.prepare(`': the failing cell's number and first code line."""
     count = getattr(exc, "exec_count", None)
-    return f"cell [{count}]" if count is not None else ""
+    if count is None:
+        return ""
+    lines = [ln.strip() for ln in str(getattr(exc, "source", "")).splitlines()]
+    code = next((ln for ln in lines if ln and not ln.startswith("#")), "")
+    return f"cell [{count}]" + (f" `{code[:60]}`" if code else "")
 
 
 def run_job(job: Job) -> Outcome:

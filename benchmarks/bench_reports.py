@@ -17,6 +17,7 @@ what matter: both sides run on the same machine in the same run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +46,20 @@ def run_build(data: Path, reports: Path, params: Path, jobs: int) -> tuple[float
     return seconds, proc.returncode
 
 
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2: Papermill's fresh kernels inherit it and warn there."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def naive_authority(data: Path, la_code: str, year: int, out: Path) -> float:
     """One authority the naive way: fresh kernels, national work inside the notebooks."""
     from analysis.kernels import run_notebook
@@ -52,10 +68,11 @@ def naive_authority(data: Path, la_code: str, year: int, out: Path) -> float:
     start = time.monotonic()
     params = {"la_code": la_code, "survey_year": year, "data": str(data.resolve()),
               "national_dir": None, "out_dir": "."}
-    for name in ("indicators", "briefing"):
-        run_notebook(ROOT / "notebooks" / f"{name}.ipynb", out / f"{name}.ipynb", params,
-                     cwd=out, warm=False)
-    render_notebook(out / "briefing.ipynb", out, stem="briefing")
+    with quiet_stderr():
+        for name in ("indicators", "briefing"):
+            run_notebook(ROOT / "notebooks" / f"{name}.ipynb", out / f"{name}.ipynb", params,
+                         cwd=out, warm=False)
+        render_notebook(out / "briefing.ipynb", out, stem="briefing")
     return time.monotonic() - start
 
 

@@ -1,0 +1,249 @@
+"""End-to-end: `make reports`' build on the committed fixture (five authorities).
+
+One build into a temporary folder is shared by the checks of its outputs;
+then the same folder is rebuilt to check incremental builds, a broken
+parameter file and a build killed midway. The failing-notebook path is
+checked on one job in this process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import docx
+import pandas as pd
+import pytest
+from pypdf import PdfReader
+
+from analysis import briefing as br
+from analysis.browsercheck import check_pages, chromium_path
+from analysis.build import FORMATS, Job, run_job
+from analysis.slug import slugify
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
+AUTHORITIES = (
+    pd.read_csv(FIXTURE, usecols=["la_code", "la_name"], dtype=str)
+    .drop_duplicates()
+    .sort_values("la_code")
+)
+NAMES = dict(zip(AUTHORITIES["la_code"], AUTHORITIES["la_name"], strict=True))
+
+
+def build(reports: Path, params: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Run the build as `make reports` does; output is plain lines (not a terminal)."""
+    return subprocess.run(
+        [sys.executable, "-m", "analysis.build", "--data", str(FIXTURE),
+         "--params-dir", str(params), "--reports-dir", str(reports), "--jobs", "2", *extra],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+
+
+def summary(proc: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    found = re.search(r"Summary: (\d+) built, (\d+) up to date, (\d+) failed", proc.stderr)
+    assert found, proc.stderr[-2000:]
+    return dict(zip(("built", "up_to_date", "failed"), map(int, found.groups()), strict=True))
+
+
+def slug_of(code: str) -> str:
+    return slugify(NAMES[code])
+
+
+def html_text(path: Path) -> str:
+    """The visible text of an HTML page, whitespace collapsed (images' data removed)."""
+    raw = path.read_text(encoding="utf-8")
+    raw = re.sub(r"<(script|style)\b.*?</\1>", " ", raw, flags=re.S)
+    raw = re.sub(r"<[^>]+>", " ", raw)
+    raw = re.sub(r"&nbsp;|&#160;", " ", raw)
+    import html
+
+    return re.sub(r"\s+", " ", html.unescape(raw))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("build")
+    reports, params = root / "reports", root / "params"
+    proc = build(reports, params)
+    return {"proc": proc, "reports": reports, "params": params, "root": root}
+
+
+def test_full_build_succeeds(built: dict) -> None:
+    proc = built["proc"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert summary(proc) == {"built": len(NAMES) + 1, "up_to_date": 0, "failed": 0}
+    assert "Traceback" not in proc.stderr
+
+
+def test_every_authority_has_every_output(built: dict) -> None:
+    for code in NAMES:
+        folder = built["reports"] / slug_of(code)
+        for name in ("indicators.csv", "wellbeing.csv", *(f"briefing.{f}" for f in FORMATS)):
+            assert (folder / name).stat().st_size > 0, folder / name
+        assert (built["params"] / f"{slug_of(code)}.yaml").is_file()
+    national = built["reports"] / "national"
+    for name in ("drivers.csv", *(f"briefing.{f}" for f in FORMATS)):
+        assert (national / name).stat().st_size > 0, national / name
+    logs = sorted(p.stem for p in (built["reports"] / "logs").glob("*.log"))
+    assert logs == sorted([*map(slug_of, NAMES), "national"])
+
+
+def test_index_links_every_briefing_in_every_format(built: dict) -> None:
+    index = (built["reports"] / "index.html").read_text(encoding="utf-8")
+    for slug in [*map(slug_of, NAMES), "national"]:
+        for fmt in FORMATS:
+            assert f'href="{slug}/briefing.{fmt}"' in index, (slug, fmt)
+            assert (built["reports"] / slug / f"briefing.{fmt}").is_file()
+
+
+def test_pdf_has_pages_and_word_file_opens(built: dict) -> None:
+    for code, name in NAMES.items():
+        folder = built["reports"] / slug_of(code)
+        pdf = PdfReader(folder / "briefing.pdf")
+        assert len(pdf.pages) >= 3
+        assert name in pdf.pages[0].extract_text()
+        document = docx.Document(str(folder / "briefing.docx"))
+        text = "\n".join(p.text for p in document.paragraphs)
+        assert name in text and "Key messages" in text
+        assert document.tables, "the Word briefing has tables"
+
+
+def test_html_holds_every_key_message(built: dict, tmp_path: Path) -> None:
+    """Key messages computed afresh from the extract appear in the built HTML."""
+    for code in NAMES:
+        b = br.prepare(la_code=code, data=FIXTURE, out_dir=tmp_path)
+        assert 3 <= len(b.messages) <= 6
+        text = html_text(built["reports"] / slug_of(code) / "briefing.html")
+        for message in b.messages:
+            plain = re.sub(r"\s+", " ", br.plain_text(message)).strip()
+            assert plain in text, (code, plain)
+
+
+def test_no_file_of_an_authority_names_another(built: dict) -> None:
+    for code in NAMES:
+        folder = built["reports"] / slug_of(code)
+        others = [n for c, n in NAMES.items() if c != code]
+        texts = {
+            "html": html_text(folder / "briefing.html"),
+            "pdf": " ".join(p.extract_text() for p in PdfReader(folder / "briefing.pdf").pages),
+            "docx": " ".join(p.text for p in docx.Document(str(folder / "briefing.docx")).paragraphs),
+        }
+        texts |= {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.csv")}
+        for where, text in texts.items():
+            assert NAMES[code] in text or where.endswith(".csv")
+            for other in others:
+                assert other not in text, (code, where, other)
+
+
+def test_national_briefing_names_no_authority(built: dict) -> None:
+    text = html_text(built["reports"] / "national" / "briefing.html")
+    assert "funnel" in text.lower()
+    for name in NAMES.values():
+        assert name not in text
+
+
+@pytest.mark.skipif(chromium_path() is None, reason="no Chromium (apt-get install chromium)")
+def test_pages_load_cleanly_and_pass_axe_in_chromium(built: dict) -> None:
+    reports = built["reports"]
+    pages = [reports / "index.html", reports / "national" / "briefing.html",
+             *(reports / slug_of(code) / "briefing.html" for code in list(NAMES)[:2])]
+    for report in check_pages(pages):
+        assert report.ok, report.describe()
+
+
+# ---------------------------------------------------------------- rebuilding
+def test_rebuilds_only_what_changed(built: dict) -> None:
+    reports, params = built["reports"], built["params"]
+    again = build(reports, params)
+    assert again.returncode == 0
+    assert summary(again) == {"built": 0, "up_to_date": len(NAMES) + 1, "failed": 0}
+
+    one = params / f"{slug_of(next(iter(NAMES)))}.yaml"
+    one.write_text(one.read_text(encoding="utf-8").replace(
+        "cohort_sizes: {}", "cohort_sizes: {ylyc_11_17: 80}"), encoding="utf-8")
+    edited = build(reports, params)
+    assert edited.returncode == 0, edited.stderr[-2000:]
+    assert summary(edited) == {"built": 1, "up_to_date": len(NAMES), "failed": 0}
+    assert "Response rate" in html_text(one.parent.parent / "reports" / one.stem
+                                        / "briefing.html")
+
+
+def test_broken_parameter_file_is_named_and_others_still_build(built: dict) -> None:
+    reports, params = built["reports"], built["params"]
+    codes = list(NAMES)
+    broken = params / f"{slug_of(codes[1])}.yaml"
+    good = broken.read_text(encoding="utf-8")
+    broken.write_text(good.replace("survey_year:", "survey_year: [") , encoding="utf-8")
+    other = params / f"{slug_of(codes[2])}.yaml"
+    other.write_text(other.read_text(encoding="utf-8").replace(
+        "cohort_sizes: {}", "cohort_sizes: {ylbc: 40}"), encoding="utf-8")
+    try:
+        proc = build(reports, params)
+        assert proc.returncode == 1
+        assert "Traceback" not in proc.stderr
+        counts = summary(proc)
+        assert counts["failed"] == 1 and counts["built"] == 1
+        failed = [line for line in proc.stderr.splitlines() if "FAILED" in line]
+        assert len(failed) == 1
+        assert NAMES[codes[1]] in failed[0] and broken.name in failed[0]
+        assert not (reports / slug_of(codes[1]) / "briefing.html").exists()
+        assert (reports / slug_of(codes[2]) / "briefing.html").exists()
+    finally:
+        broken.write_text(good, encoding="utf-8")
+    fixed = build(reports, params)
+    assert fixed.returncode == 0 and summary(fixed)["built"] == 1
+
+
+def test_killed_build_finishes_on_the_next_run(built: dict) -> None:
+    """SIGKILL the whole build after its first finished authority, then build again."""
+    reports = built["root"] / "killed"
+    shutil.copytree(built["reports"], reports, symlinks=True)
+    params = built["params"]
+    cmd = [sys.executable, "-m", "analysis.build", "--data", str(FIXTURE), "--params-dir",
+           str(params), "--reports-dir", str(reports), "--jobs", "2", "--force"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            text=True, start_new_session=True)
+    assert proc.stderr is not None
+    try:
+        for line in proc.stderr:
+            if "built in" in line:
+                break
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    leftovers = [p for p in reports.rglob("*.tmp") if ".build" not in p.parts]
+    assert leftovers == []
+    again = build(reports, params)
+    assert again.returncode == 0, again.stderr[-2000:]
+    counts = summary(again)
+    assert counts["failed"] == 0 and counts["built"] + counts["up_to_date"] == len(NAMES) + 1
+    assert counts["up_to_date"] >= 1  # what finished before the kill is kept
+    for code in NAMES:
+        for fmt in FORMATS:
+            assert (reports / slug_of(code) / f"briefing.{fmt}").stat().st_size > 0
+
+
+def test_failing_notebook_is_isolated_and_kept(built: dict, tmp_path: Path) -> None:
+    """A notebook that fails: outcome names the cell and error, notebook kept, logged."""
+    out = tmp_path / "nowhere"
+    job = Job(
+        kind="authority", slug="nowhere", name="Nowhere", fingerprint="x",
+        params={"la_code": "E99999999", "survey_year": 2025, "data": str(FIXTURE),
+                "national_dir": str(built["reports"] / ".build" / "national"),
+                "reports_dir": str(built["reports"]), "out_dir": "."},
+        out_dir=out, scratch=tmp_path / "scratch", stamp=tmp_path / "stamp.json",
+        log_file=tmp_path / "logs" / "nowhere.log", renderer="pandoc", warm=False,
+    )
+    outcome = run_job(job)
+    assert not outcome.ok
+    assert outcome.cell.startswith("indicators.ipynb cell")
+    assert "E99999999" in outcome.error
+    assert Path(outcome.kept).is_file() and Path(outcome.kept).parent == out / "failed"
+    assert not job.stamp.exists()
+    assert "FAILED nowhere" in job.log_file.read_text(encoding="utf-8")
