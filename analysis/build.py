@@ -102,6 +102,15 @@ def build_date() -> str:
     return when.strftime("%Y-%m-%d")
 
 
+def long_date(iso: str) -> str:
+    """'2026-11-26' as a reader writes it on a cover, '26 November 2026'."""
+    try:
+        day = dt.date.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return f"{day.day} {day:%B %Y}"
+
+
 # ---------------------------------------------------------------- state
 @dataclass
 class Paths:
@@ -249,7 +258,7 @@ def run_job(job: Job) -> Outcome:
             stem="briefing",
             formats=FORMATS,
             renderer=job.renderer,
-            metadata={"title": job.title, "date": job.params.get("build_date", "")},
+            metadata={"title": job.title, "date": long_date(job.params.get("build_date", ""))},
         )
         files = publish(job.scratch, job.out_dir)
         write_json_atomic(job.stamp, {"fingerprint": job.fingerprint, "files": files})

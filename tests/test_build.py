@@ -258,3 +258,10 @@ def test_failing_notebook_is_isolated_and_kept(built: dict, tmp_path: Path) -> N
     assert Path(outcome.kept).is_file() and Path(outcome.kept).parent == out / "failed"
     assert not job.stamp.exists()
     assert "FAILED nowhere" in job.log_file.read_text(encoding="utf-8")
+
+
+def test_cover_date_is_written_as_people_write_it() -> None:
+    from analysis.build import long_date
+
+    assert long_date("2026-01-05") == "5 January 2026"
+    assert long_date("") == ""
