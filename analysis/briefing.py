@@ -9,9 +9,10 @@ thing everywhere and a test can plant a result and check the sentence.
 Rules the functions keep:
 
 * only this authority's rows are used, after disclosure control
-  (``analysis.indicators.la_*``): a base under 10 shows ``[c]``, never a
-  percentage; no other authority is ever named (the only place names appear
-  is the practice bank, which holds real published examples);
+  (``analysis.indicators.la_*``): a base under 10, or 1-4 children giving
+  the answer, shows ``[c]``, never a percentage; no other authority is ever
+  named (the only place names appear is the practice bank, which holds real
+  published examples);
 * numbers are said as people say them ("about 1 in 6", ``analysis.text``)
   with the exact percentage beside the comparison;
 * national drivers are *associated with* well-being; nothing here says
@@ -35,6 +36,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.codebook import PROJECT_ROOT, load_codebook
+from analysis.disclosure import SUPPRESSION_RULE_TEXT
 from analysis.slug import slugify
 from analysis.text import fmt_pct, in_n
 
@@ -852,8 +854,9 @@ def wellbeing_markdown(b: Briefing) -> str:
     if gender is not None:
         text += ["", "Published research finds girls in care more likely than boys to have "
                  "low well-being. Here:", "",
-                 pipe_table(gender, "Low overall well-being of girls and boys ([c] = fewer "
-                            "than 10 answers)", right=[c for c in gender.columns if c != "Who"])]
+                 pipe_table(gender, "Low overall well-being of girls and boys ([c] = "
+                            f"{SUPPRESSION_RULE_TEXT})",
+                            right=[c for c in gender.columns if c != "Who"])]
     return "\n".join(text)
 
 
@@ -1141,9 +1144,10 @@ def method_markdown(b: Briefing) -> str:
         "proportion test, or Fisher's exact test for small numbers); otherwise it is "
         "*similar*. Charts show each figure with its 95% confidence interval (Wilson "
         "method): the range the true figure is likely to lie in, given how many answered.",
-        "- **Small numbers.** A percentage is shown only when at least 10 children answered "
-        "the question, and no count of 1 to 4 is shown; such cells read [c]. [x] means no "
-        "figure exists. Charts leave suppressed results out and say how many.",
+        f"- **Small numbers.** A percentage is not shown where there were "
+        f"{SUPPRESSION_RULE_TEXT}, and no count of 1 to 4 is shown; such cells read [c] "
+        "(as does a cell that would let a hidden one be worked out by subtraction). [x] "
+        "means no figure exists. Charts leave suppressed results out and say how many.",
         f"- **What matters most.** {perf}",
         f"- **Provenance.** Data file fingerprint (SHA-256): `{p.get('data_hash', '')}`. "
         f"Code version: {p.get('code_version', '')}. Built: {p.get('build_date', '')}.",

@@ -39,6 +39,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 
 from analysis.codebook import Codebook, load_codebook  # noqa: E402
+from analysis.disclosure import SUPPRESSION_RULE_TEXT  # noqa: E402
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -196,7 +197,7 @@ def la_vs_others_chart(
                    columnspacing=1.2)
         if hidden:
             fig.text(0.01, 0.08 / height, f"{hidden} indicator{'s' if hidden != 1 else ''} "
-                     "not shown: too few answers (fewer than 10).", fontsize=FONT_SIZE - 1,
+                     f"not shown: {SUPPRESSION_RULE_TEXT}.", fontsize=FONT_SIZE - 1,
                      ha="left", va="bottom")
         # Margins from the text lengths rather than tight_layout, which draws
         # the whole figure an extra time (a third of the cost of a chart).
@@ -263,7 +264,7 @@ def alt_text(
     if not shown:
         which = "the one indicator has" if hidden == 1 else f"all {hidden} have"
         return (f"Chart of {area} indicators for {la_name}: none is shown, because {which} "
-                "too few answers (fewer than 10).")
+                f"{SUPPRESSION_RULE_TEXT}.")
     parts = [f"Dot chart of {len(shown)} {area} indicator{'s' if len(shown) != 1 else ''} "
              f"for {la_name} against other authorities, with 95% intervals."]
 
@@ -282,5 +283,5 @@ def alt_text(
         others_word = "the other " if similar < len(shown) else "all "
         parts.append(f"Similar on {others_word}{similar}.")
     if hidden:
-        parts.append(f"{hidden} not shown: too few answers.")
+        parts.append(f"{hidden} not shown: {SUPPRESSION_RULE_TEXT}.")
     return " ".join(parts)

@@ -6,12 +6,31 @@ thresholds live here and nowhere else.
 
 Rules
 -----
-1. **Percentages need a base of at least ``MIN_BASE`` (10) answers.**
-   ``suppress_rates`` blanks the percentage, its interval, the comparison
-   figures (``others_*``, p-value, numerator ``k``) of any row whose base
-   ``n`` is under 10, sets ``flag`` to ``suppressed`` and ``suppressed`` to
-   True. The base itself stays visible when it is 5-9 (so a reader sees *why*
-   nothing is shown) but is blanked when it is 1-4 (rule 2).
+1. **A percentage needs a base of at least ``MIN_BASE`` (10) answers and a
+   numerator that is not a small count.** ``suppress_rates`` blanks the
+   percentage, its interval, the comparison figures (``others_*``, p-value)
+   and the numerator ``k`` of any row whose base ``n`` is under 10 *or*
+   whose ``k`` is 1 to ``MIN_COUNT`` - 1 (1-4): a published percentage and
+   base give ``k`` away (``k = pct x n``), so "no count of 1-4" must hold
+   for numerators as well as for bases. The row gets ``flag`` =
+   ``suppressed`` and ``suppressed`` = True either way (``rate_suppressed``
+   decides, for every caller). ``k = 0`` is published (0% is not a small
+   group of children). The base itself stays visible when it is 5 or more
+   (so a reader sees *why* nothing is shown; a base of 10+ is not disclosive
+   by itself) but is blanked when it is 1-4 (rule 2). The same test hides
+   a change since the last survey when *either* year fails it
+   (``indicators.la_change``), leaves an authority out of a national funnel
+   plot (``national.funnel_data``) and keeps it from being a focus area
+   (``focus``). Pooled "other authorities" and general-population figures
+   are not subject to it: they pool many authorities.
+
+   Only the numerator is tested, not its complement ``n - k`` (e.g. 38 of
+   40 = 95% is published although 2 children did *not* give the answer).
+   This is deliberate: it is standard practice in the DfE's children looked
+   after statistics to suppress small numerators, and suppressing both tails
+   would hide most high-percentage indicators (trusted adult, feeling safe)
+   in smaller authorities. It is a one-line change in ``rate_suppressed``
+   if a stricter rule is wanted.
 2. **Counts of 1-4 are never published** (``MIN_COUNT`` = 5). Zero is
    published: it is not a small group of identifiable people.
 3. **Secondary suppression.** When a table publishes a total, a single
@@ -28,17 +47,25 @@ Rules
      and column, are lines.
    * Breakdowns of an indicator by group (girls/boys, placement, age band):
      the authority's overall n and % are published in ``indicators.csv``, so
-     the groups of one indicator form a line against that total. A group with
-     a base under 10 is suppressed (rule 1); if it is the only one, the next
-     smallest group is suppressed as well (base *and* percentage), so neither
-     its n nor its k can be recovered by subtraction.
-     (``suppress_breakdowns``.) Answers with the grouping question left blank
-     are not a published group; treating the groups as if they summed to the
-     total is the cautious assumption.
+     the groups of one indicator form a line against that total (overall
+     ``k`` = overall % x overall n). A group suppressed by rule 1 (a base
+     under 10, or a ``k`` of 1-4) is a suppressed cell; if it is the only
+     one in its line, the next smallest group is suppressed as well (base
+     *and* percentage), so neither its n nor its k can be recovered by
+     subtraction. In a breakdown every suppressed group loses its base too,
+     also when the base is 10 or more, because the groups' bases add up to
+     the published overall base. (``suppress_breakdowns``.) A line counts
+     as having a published total whenever the overall *base* is published,
+     even if the overall percentage is itself suppressed: the cautious
+     choice. Answers with the grouping question left blank are not a
+     published group; treating the groups as if they summed to the total is
+     the cautious assumption.
 
 Human-facing tables show a suppressed cell as ``[c]`` (the Government
-Statistical Service symbol for "confidential") and a figure that does not
-exist (no general-population comparator) as ``[x]``: ``display_table``.
+Statistical Service symbol for "confidential"; notes for readers say "fewer
+than 10 answers, or fewer than 5 children giving that answer",
+``SUPPRESSION_RULE_TEXT``) and a figure that does not exist (no
+general-population comparator) as ``[x]``: ``display_table``.
 Machine-readable CSVs leave suppressed cells empty and carry
 ``suppressed = true`` (interfaces.md).
 
@@ -60,6 +87,10 @@ import pandas as pd
 MIN_BASE = 10
 #: Smallest non-zero count that is published (counts 1-4 are suppressed).
 MIN_COUNT = 5
+#: The rule as readers are told it (table notes, chart notes, method text).
+SUPPRESSION_RULE_TEXT = (
+    f"fewer than {MIN_BASE} answers, or fewer than {MIN_COUNT} children giving that answer"
+)
 #: GSS symbol for a suppressed (confidential) value in a human-facing table.
 SUPPRESSED_SYMBOL = "[c]"
 #: GSS symbol for a value that is not available (e.g. no comparator exists).
@@ -84,21 +115,54 @@ def small_base(values: pd.Series | np.ndarray) -> np.ndarray:
     return ~(v >= MIN_BASE)
 
 
+def rate_suppressed(
+    n: pd.Series | np.ndarray, k: pd.Series | np.ndarray | None = None
+) -> np.ndarray:
+    """True where a percentage k / n may not be published (rule 1).
+
+    The base is under ``MIN_BASE`` (missing counts as small) or the numerator
+    is a count of 1 to ``MIN_COUNT`` - 1, which the percentage and base would
+    reveal. ``k`` None tests the base only (no numerator known). The
+    complement ``n - k`` is deliberately not tested (module docstring).
+    """
+    mask = small_base(n)
+    if k is not None:
+        mask = mask | small_count(k)
+    return mask
+
+
+def numerator(frame: pd.DataFrame, n_col: str = "n", k_col: str = "k") -> pd.Series | None:
+    """The frame's numerator: ``k_col``, else what a reader gets as pct x n, else None.
+
+    Rule 1 needs ``k``; a frame that carries only ``pct`` and ``n`` still
+    reveals it, so it is worked out rather than the test skipped.
+    """
+    if k_col in frame.columns:
+        return frame[k_col]
+    if "pct" in frame.columns:
+        n = pd.to_numeric(frame[n_col], errors="coerce")
+        return (pd.to_numeric(frame["pct"], errors="coerce") * n / 100).round()
+    return None
+
+
 def suppress_rates(
     frame: pd.DataFrame,
     n_col: str = "n",
     columns: Sequence[str] = RATE_COLUMNS,
     extra_mask: pd.Series | np.ndarray | None = None,
+    k_col: str = "k",
 ) -> pd.DataFrame:
-    """Blank percentages whose base is under ``MIN_BASE`` (rule 1).
+    """Blank percentages with a base under ``MIN_BASE`` or a numerator of 1-4 (rule 1).
 
     Returns a copy with ``suppressed`` (bool) set, ``flag`` = 'suppressed' on
     those rows (when the frame has a flag), the rate columns NaN, and ``n``
     itself blanked when it is a count of 1-4 (rule 2). ``extra_mask`` marks
-    further rows to suppress (secondary suppression).
+    further rows to suppress (secondary suppression, or a previous year's
+    figure). Without a ``k_col`` column the numerator is worked out from
+    ``pct`` x ``n``, as a reader could.
     """
     out = frame.copy()
-    mask = small_base(out[n_col])
+    mask = rate_suppressed(out[n_col], numerator(out, n_col, k_col))
     if extra_mask is not None:
         mask = mask | np.asarray(extra_mask, dtype=bool)
     if "suppressed" in out.columns:
@@ -195,11 +259,13 @@ def suppress_breakdowns(
 
     ``line_keys`` name the columns that identify a line (e.g. authority,
     year, survey, indicator, grouping variable); ``total_published`` says for
-    each row whether its line's total is published (default: yes). Every
-    suppressed group loses its base as well as its percentage, so that
-    neither n nor k of a group can be recovered from the published total.
+    each row whether its line's total is published (default: yes). A group
+    is suppressed first by rule 1 (base under 10 or ``k`` of 1-4), then by
+    secondary suppression. Every suppressed group loses its base as well as
+    its percentage, so that neither n nor k of a group can be recovered from
+    the published total.
     """
-    primary = small_base(frame["n"])
+    primary = rate_suppressed(frame["n"], numerator(frame, "n", "k"))
     if total_published is None:
         constrained = np.ones(len(frame), dtype=bool)
     else:

@@ -12,8 +12,9 @@ whether that matters for well-being. A focus area needs both:
    well-being (effect < 0);
 2. the authority is **worse** than other authorities on it, and the
    difference is real: ``flag == "worse"`` in the comparisons table (the
-   same 95% test the briefing reports), with at least ``MIN_BASE`` answers
-   behind its percentage (disclosure control);
+   same 95% test the briefing reports), with a percentage the briefing may
+   publish: at least ``MIN_BASE`` answers and a numerator that is not 1-4
+   (``analysis.disclosure.rate_suppressed``);
 3. the candidates are ranked by ``score = |effect| x gap / 100``: the
    difference in average well-being (points out of 10) the national model
    associates with closing the gap. This is "importance x how far behind"
@@ -46,7 +47,7 @@ import pandas as pd
 import yaml
 
 from analysis.codebook import REFERENCE_DIR, Codebook, load_codebook
-from analysis.disclosure import MIN_BASE
+from analysis.disclosure import MIN_BASE, numerator, rate_suppressed
 from analysis.drivers import effect_phrase
 from analysis.indicators import round1
 
@@ -185,9 +186,8 @@ def _candidates(drivers: pd.DataFrame, comparisons: pd.DataFrame, cb: Codebook
         comp = comp[comp["kind"].astype(str) == "indicator"]
     comp = comp[comp["flag"].astype(str) == "worse"]
     comp = comp[comp["indicator"].isin(list(cb.indicators))]
-    n = pd.to_numeric(comp["n"], errors="coerce") if "n" in comp.columns else None
-    if n is not None:
-        comp = comp[n >= MIN_BASE]
+    if "n" in comp.columns:
+        comp = comp[~rate_suppressed(comp["n"], numerator(comp))]
     if "others_n" in comp.columns:
         comp = comp[pd.to_numeric(comp["others_n"], errors="coerce") >= MIN_BASE]
     keep = ["la_code", "survey_year", "survey", "indicator", "pct", "others_pct"]

@@ -41,6 +41,7 @@ import pandas as pd
 from analysis.codebook import REFERENCE_DIR, Codebook, load_codebook
 from analysis.disclosure import (
     protect_count_table,
+    rate_suppressed,
     small_base,
     small_count,
     suppress_breakdowns,
@@ -464,8 +465,9 @@ def la_indicators(
     """One authority's published rows: exactly the interfaces.md columns, suppressed.
 
     ``kind`` is 'indicator' (indicators.csv) or 'wellbeing' (wellbeing.csv).
-    Percentages are 0-100 rounded to 1 dp (``round1``); bases under 10 are
-    suppressed (``analysis.disclosure``).
+    Percentages are 0-100 rounded to 1 dp (``round1``); a base under 10 or a
+    numerator of 1-4 is suppressed (``analysis.disclosure``, rule 1; ``k`` is
+    still in the rows at that point, though not an output column).
     """
     comp = tables["comparisons"]
     rows = _la_rows(comp, la_code, survey_year)
@@ -502,8 +504,11 @@ def la_breakdowns(
     """An authority's measures by group, with primary and secondary suppression.
 
     The groups of one measure are a line whose total (the authority's own
-    figure) is published, so a lone small group takes the next smallest
-    group down with it (``analysis.disclosure.suppress_breakdowns``).
+    figure) is published, so a lone suppressed group (base under 10, or 1-4
+    children giving the answer) takes the next smallest group down with it
+    (``analysis.disclosure.suppress_breakdowns``). The line counts as
+    constrained whenever the overall base is published, even when the
+    overall percentage is suppressed: the cautious reading.
     """
     brk = _la_rows(tables["breakdowns"], la_code, survey_year)
     if by is not None:
@@ -556,8 +561,9 @@ def la_change(
 ) -> pd.DataFrame:
     """This year against the authority's previous survey year, suppressed.
 
-    Suppressed when either year's base is under 10 (a figure hidden in last
-    year's briefing must not reappear here).
+    Suppressed when either year's percentage could not be published (a base
+    under 10, or 1-4 children giving the answer: ``rate_suppressed``), so a
+    figure hidden in last year's briefing never reappears here.
     """
     chg = _la_rows(tables["change"], la_code, survey_year)
     if kind is not None:
@@ -565,7 +571,7 @@ def la_change(
     chg = chg.copy()
     for col in ("pct", "prev_pct"):
         chg[col] = round1(chg[col].astype("float64"))
-    either = small_base(chg["n"]) | small_base(chg["prev_n"])
+    either = rate_suppressed(chg["n"], chg["k"]) | rate_suppressed(chg["prev_n"], chg["prev_k"])
     out = suppress_rates(chg, extra_mask=either)
     out["prev_n"] = out["prev_n"].astype("Float64").mask(small_count(out["prev_n"]), pd.NA
                                                          ).astype("Int64")
@@ -632,10 +638,22 @@ def readable_table(rows: pd.DataFrame, codebook: Codebook | None = None) -> pd.D
         "95% interval": interval,
         "Other authorities %": shown["others_pct"].to_numpy(),
         "General population %": shown["genpop_pct"].to_numpy(),
-        "Result": [f.capitalize() if f != "suppressed" else "Too few answers"
-                   for f in rows["flag"]],
+        "Result": _result_words(rows),
     })
     return out
+
+
+def _result_words(rows: pd.DataFrame) -> list[str]:
+    """The Result column: the flag in words; for a suppressed row, why in plain words.
+
+    "Too few answers" when the base itself is under ``MIN_BASE``; otherwise
+    the row was hidden for a numerator of 1-4 (or, in a change row, for the
+    earlier year), which "Too few to report" covers without saying which.
+    """
+    small = small_base(rows["n"])
+    return [str(f).capitalize() if f != "suppressed"
+            else ("Too few answers" if tiny else "Too few to report")
+            for f, tiny in zip(rows["flag"], small, strict=True)]
 
 
 def readable_change(rows: pd.DataFrame, codebook: Codebook | None = None) -> pd.DataFrame:
@@ -652,8 +670,7 @@ def readable_change(rows: pd.DataFrame, codebook: Codebook | None = None) -> pd.
         "Earlier year": rows["prev_year"].astype(str).to_numpy(),
         "Earlier %": shown["prev_pct"].to_numpy(),
         "This year %": shown["pct"].to_numpy(),
-        "Result": [f.capitalize() if f != "suppressed" else "Too few answers"
-                   for f in rows["flag"]],
+        "Result": _result_words(rows),
     })
 
 

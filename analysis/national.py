@@ -16,10 +16,11 @@ proportion ``p``, the limit at probability ``P`` is ``(r - a) / n`` where
 smooth funnel rather than a staircase. The normal approximation
 ``p +/- z * sqrt(p (1 - p) / n)`` is available too (and agrees for large n).
 
-Disclosure: authorities with fewer than ten answers to an indicator are left
-out of its funnel (the same rule as every published percentage), and the
-national figures are percentages only (no exact national counts; see
-``analysis.disclosure``).
+Disclosure: an authority whose percentage could not be published in its own
+briefing (fewer than ten answers, or one to four children giving the answer:
+``analysis.disclosure.rate_suppressed``) is left out of that funnel, because
+an unlabelled point's position still gives its n and k; the national figures
+are percentages only (no exact national counts; see ``analysis.disclosure``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.codebook import load_codebook
+from analysis.disclosure import MIN_BASE, SUPPRESSION_RULE_TEXT, numerator, rate_suppressed
 
 #: Two-sided coverage of the inner and outer funnel limits.
 LEVELS: tuple[float, float] = (0.95, 0.998)
@@ -48,7 +50,8 @@ FUNNEL_MEASURES: tuple[tuple[str, str], ...] = (
     ("ylyc_8_11", "know_worker"),
 )
 
-MIN_FUNNEL_BASE = 10
+#: Smallest base plotted (the disclosure threshold; also where the limits start).
+MIN_FUNNEL_BASE = MIN_BASE
 
 
 def funnel_limits(
@@ -121,7 +124,7 @@ class Funnel:
     label: str
     national_pct: float
     points: pd.DataFrame  # n, pct, zone95, zone998 (one row per authority, unnamed)
-    excluded: int  # authorities left out for a base under MIN_FUNNEL_BASE
+    excluded: int  # authorities left out by disclosure control (rate_suppressed)
 
     @property
     def n_authorities(self) -> int:
@@ -141,9 +144,12 @@ def funnel_data(
     """Each authority's % and base for one measure, with its position against the limits.
 
     ``comparisons`` is the national comparisons table (one row per authority,
-    year, survey and measure, with ``n`` and ``pct``; extra columns ignored).
-    The national % is pooled over every authority's answers (sum of counts
-    over sum of bases), so big authorities weigh what their answers weigh.
+    year, survey and measure, with ``n``, ``pct`` and ideally ``k``; extra
+    columns ignored). The national % is pooled over every authority's answers
+    (sum of counts over sum of bases), so big authorities weigh what their
+    answers weigh. A point is plotted only where the authority's own
+    percentage is publishable (``rate_suppressed``: base 10+, and ``k`` not
+    1-4, ``k`` taken from ``pct`` x ``n`` when the column is absent).
     Authority codes and names are dropped here: nothing downstream can label
     a point.
     """
@@ -156,9 +162,9 @@ def funnel_data(
     n = pd.to_numeric(rows["n"], errors="coerce").fillna(0).to_numpy("float64")
     pct = pd.to_numeric(rows["pct"], errors="coerce").to_numpy("float64")
     has = (n > 0) & np.isfinite(pct)
-    k = np.round(pct[has] / 100 * n[has])
-    national = float(k.sum() / n[has].sum() * 100) if n[has].sum() > 0 else float("nan")
-    keep = has & (n >= MIN_FUNNEL_BASE)
+    k = pd.to_numeric(numerator(rows), errors="coerce").to_numpy("float64")
+    national = float(k[has].sum() / n[has].sum() * 100) if n[has].sum() > 0 else float("nan")
+    keep = has & ~rate_suppressed(n, k)
     points = pd.DataFrame({"n": n[keep].astype(int), "pct": pct[keep]})
     if np.isfinite(national):
         for level, col in zip(LEVELS, ("zone95", "zone998"), strict=True):
@@ -198,7 +204,7 @@ def funnel_sentence(f: Funnel) -> str:
     b998, a998 = f.count_outside(LEVELS[1])
     b95, a95 = f.count_outside(LEVELS[0])
     if f.n_authorities == 0:
-        return f"Too few authorities had ten or more answers from {who} to compare."
+        return f"Too few authorities had enough answers from {who} to compare."
     lo, hi = f.points["pct"].min(), f.points["pct"].max()
     spread = f"ranged from {lo:.0f}% to {hi:.0f}%"
     expected = 0.05 * f.n_authorities
@@ -526,8 +532,8 @@ def variation_markdown(n: National) -> str:
         "against how many of its children answered. The lines show the national figure and "
         "the range within which 95% and 99.8% of authorities would fall if they differed "
         "only by chance; smaller authorities have wider ranges. A point outside the 99.8% "
-        "lines is very unlikely to be chance. Authorities with fewer than 10 answers are "
-        "left out.",
+        "lines is very unlikely to be chance. Authorities are left out where they had "
+        f"{SUPPRESSION_RULE_TEXT}.",
     ]
     if not n.funnels:
         return "\n".join([*text, "", "Too few authorities answered to draw funnel plots."])
@@ -618,8 +624,9 @@ def method_markdown(n: National) -> str:
         "percentage (Spiegelhalter's method, with interpolation): 95% (about two standard "
         "errors) and 99.8% (about three). With many authorities, about 1 in 20 would fall "
         "outside the 95% limits by chance alone.",
-        "- **Small numbers.** An authority with fewer than 10 answers to a question is left "
-        "out of that funnel plot, as it is from every published percentage.",
+        "- **Small numbers.** An authority is left out of a funnel plot where it had "
+        f"{SUPPRESSION_RULE_TEXT}, just as its percentage is left out of every published "
+        "table.",
         f"- **What goes with well-being.** {performance_sentence(n.performance)}",
         f"- **Provenance.** Data file fingerprint (SHA-256): `{p.get('data_hash', '')}`. "
         f"Code version: {p.get('code_version', '')}. Built: {p.get('build_date', '')}.",

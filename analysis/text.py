@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from analysis.codebook import Codebook, load_codebook
+from analysis.disclosure import MIN_BASE, MIN_COUNT
 
 #: Statements about a subgroup, e.g. "of those with worries get support with them".
 _SUBGROUP = re.compile(r"^of those (with \w+) (.*)$")
@@ -133,8 +134,7 @@ def sentence(
     group = who(str(get("survey")), cb)
     suppressed = str(get("suppressed")).lower() in ("true", "1") or get("flag") == "suppressed"
     if suppressed or _is_missing(get("pct")):
-        return (f"Fewer than 10 {group} answered, too few to report whether they "
-                f"{_base_form(measure.statement)}.")
+        return _suppressed_sentence(group, measure.statement, get("n"))
     pct = float(get("pct"))
     compared = comparison_phrase(str(get("flag")), get("others_pct"))
     own = f" ({fmt_pct(pct)})" if show_pct else ""
@@ -147,6 +147,23 @@ def sentence(
     if genpop and not _is_missing(gp):
         text += f"; in the general population the figure is {fmt_pct(gp)}"
     return _capitalise(text) + "."
+
+
+def _suppressed_sentence(group: str, statement: str, n: Any) -> str:
+    """Why a row gives no figure (rule 1 of ``analysis.disclosure``), without a figure.
+
+    A base under ``MIN_BASE`` is said as such; a row hidden although its base
+    is large enough was hidden for its numerator of 1 to ``MIN_COUNT`` - 1,
+    which is no more than the table's ``[c]`` beside a base of 10+ tells.
+    """
+    if _is_missing(n) or float(n) < MIN_BASE:
+        return (f"Fewer than {MIN_BASE} {group} answered, too few to report whether they "
+                f"{_base_form(statement)}.")
+    sub = _SUBGROUP.match(statement)
+    few = f"fewer than {MIN_COUNT}"
+    text = (f"of {group} {sub.group(1)}, {few} {sub.group(2)}" if sub
+            else f"{few} {group} {statement}")
+    return _capitalise(text) + ", too few to report as a percentage."
 
 
 def _base_form(statement: str) -> str:

@@ -15,6 +15,7 @@ from analysis.disclosure import (
     display_count_table,
     display_table,
     protect_count_table,
+    rate_suppressed,
     secondary_suppression,
     suppress_breakdowns,
     suppress_rates,
@@ -26,11 +27,14 @@ def test_thresholds_are_the_published_rules() -> None:
     assert MIN_COUNT == 5
 
 
-def _rates(ns: list[int]) -> pd.DataFrame:
+def _rates(ns: list[int], ks: list[int] | None = None) -> pd.DataFrame:
+    """Rows at 50% (k = n / 2, a publishable numerator from n = 10) unless ``ks`` given."""
+    ks = [round(n / 2) for n in ns] if ks is None else ks
     return pd.DataFrame({
         "n": ns,
-        "k": [min(n, 3) for n in ns],
-        "pct": [50.0] * len(ns),
+        "k": ks,
+        "pct": [100 * k / n if n else np.nan for n, k in zip(ns, ks, strict=True)],
+        "p_value": [0.01] * len(ns),
         "ci_low": [40.0] * len(ns),
         "ci_high": [60.0] * len(ns),
         "others_pct": [55.0] * len(ns),
@@ -43,7 +47,7 @@ def test_rates_with_base_under_ten_are_suppressed() -> None:
     out = suppress_rates(_rates([9, 10, 3, 0]))
     assert list(out["suppressed"]) == [True, False, True, True]
     assert list(out["flag"]) == ["suppressed", "better", "suppressed", "suppressed"]
-    for col in ("pct", "ci_low", "ci_high", "others_pct", "k"):
+    for col in ("pct", "ci_low", "ci_high", "others_pct", "k", "p_value"):
         assert out[col].isna().tolist() == [True, False, True, True], col
     # A base of 5-9 is shown (it explains the gap), 1-4 never; zero is not a small count.
     assert out["n"].tolist()[0] == 9
@@ -155,3 +159,59 @@ def test_display_symbols() -> None:
 def test_threshold_edges(n: int) -> None:
     out = suppress_rates(_rates([n]))
     assert bool(out.loc[0, "suppressed"]) is (n < MIN_BASE)
+
+
+def test_small_numerator_is_suppressed_with_its_base_kept() -> None:
+    # n = 40 and pct = 7.5 would tell that exactly 3 children gave the answer.
+    out = suppress_rates(_rates([40], ks=[3]))
+    row = out.loc[0]
+    assert bool(row["suppressed"]) and row["flag"] == "suppressed"
+    assert row[["k", "pct", "ci_low", "ci_high", "others_pct", "p_value"]].isna().all()
+    assert row["n"] == 40  # a base of 10+ is not disclosive by itself
+    assert row["genpop_pct"] == 75.0
+
+
+@pytest.mark.parametrize(("k", "hidden"), [(0, False), (1, True), (MIN_COUNT - 1, True),
+                                           (MIN_COUNT, False), (35, False)])
+def test_numerator_edges(k: int, hidden: bool) -> None:
+    # k = 0 (0%) is not a small group; k = 5 is published; the complement
+    # n - k (5 for k = 35) is deliberately not tested.
+    out = suppress_rates(_rates([40], ks=[k]))
+    assert bool(out.loc[0, "suppressed"]) is hidden
+    if hidden:
+        assert np.isnan(out.loc[0, "pct"]) and np.isnan(out.loc[0, "k"])
+    else:
+        assert out.loc[0, "pct"] == 100 * k / 40
+    assert out.loc[0, "flag"] == ("suppressed" if hidden else "better")
+    assert out.loc[0, "n"] == 40
+
+
+def test_numerator_is_worked_out_from_pct_when_k_is_absent() -> None:
+    out = suppress_rates(_rates([40, 40], ks=[3, 6]).drop(columns="k"))
+    assert out["suppressed"].tolist() == [True, False]
+    assert rate_suppressed([40, 40, 8, 40], [3, 0, 0, 5]).tolist() == [True, False, True, False]
+
+
+def test_breakdown_group_with_small_numerator_forces_secondary_suppression() -> None:
+    # Girls: n = 30 but only k = 2 -> suppressed although the base is large.
+    # Overall k (published as % x n) minus the boys' and others' k would give
+    # the girls' 2 away, so the next smallest group goes as well.
+    frame = pd.DataFrame({
+        "indicator": ["trust_carers"] * 3,
+        "by": ["gender"] * 3,
+        "group": ["girl", "boy", "other"],
+        "n": [30, 40, 12],
+        "k": [2, 20, 6],
+        "pct": [6.7, 50.0, 50.0],
+        "others_pct": [70.0] * 3,
+    })
+    out = suppress_breakdowns(frame, ["indicator", "by"])
+    assert out["suppressed"].tolist() == [True, False, True]
+    assert out.loc[[0, 2], ["n", "k", "pct"]].isna().all().all()
+    assert out.loc[1, "pct"] == 50.0 and out.loc[1, "n"] == 40
+    # Under the old, base-only rule nothing here would have been hidden.
+    assert not rate_suppressed(frame["n"]).any()
+    # A group with k = 0 is published (0%) and forces nothing.
+    zero = suppress_breakdowns(frame.assign(k=[0, 20, 6], pct=[0.0, 50.0, 50.0]),
+                               ["indicator", "by"])
+    assert not zero["suppressed"].any()

@@ -86,6 +86,20 @@ def test_excluded_rows() -> None:
     assert {"feel_settled_always", "afraid_bullying", "unhappy_appearance"} <= chosen
 
 
+def test_small_numerator_is_never_a_focus_area() -> None:
+    # 3 of 40 children with a good friend: a percentage the briefing may not publish.
+    comp = _comparisons()
+    comp.loc[comp["indicator"] == "good_friend", ["n", "pct"]] = (40, 7.5)
+    out = focus.focus_areas(_drivers(), comp, "E99000001", 2025, max_areas=20)
+    assert "good_friend" not in set(out["indicator"])  # k worked out from pct x n
+    comp["k"] = (comp["pct"] * comp["n"] / 100).round()
+    out = focus.focus_areas(_drivers(), comp, "E99000001", 2025, max_areas=20)
+    assert "good_friend" not in set(out["indicator"])
+    comp.loc[comp["indicator"] == "good_friend", ["k", "pct"]] = (5, 12.5)
+    out = focus.focus_areas(_drivers(), comp, "E99000001", 2025, max_areas=20)
+    assert "good_friend" in set(out["indicator"])
+
+
 def test_direction_respected_in_gap() -> None:
     out = focus.focus_areas(_drivers(), _comparisons(), "E99000001", 2025, max_areas=20)
     row = out.set_index("indicator").loc["afraid_bullying"]

@@ -231,8 +231,61 @@ def test_small_bases_are_suppressed_on_output() -> None:
     assert len(small) and small["suppressed"].all()
     assert small[["pct", "ci_low", "ci_high", "others_pct"]].isna().all().all()
     assert (small["flag"] == "suppressed").all()
-    big = rows[rows["n"] >= 10]
-    assert not big["suppressed"].any() and big["pct"].notna().all()
+    # A base of 10+ is published whenever its numerator is not 1-4.
+    k = _own_k(LA0, 2025).reindex(pd.MultiIndex.from_frame(rows[["survey", "indicator"]]))
+    big = rows[(rows["n"] >= 10) & ~k.between(1, 4).to_numpy()]
+    assert len(big) and not big["suppressed"].any() and big["pct"].notna().all()
+
+
+def _own_k(la_code: str, year: int) -> pd.Series:
+    """An authority's unsuppressed numerators k, by (survey, indicator)."""
+    comp = _null_tables()["comparisons"]
+    own = comp[(comp["la_code"] == la_code) & (comp["survey_year"] == year)]
+    return own.set_index(["survey", "indicator"])["k"]
+
+
+def _with_row(table: str, la_code: str, year: int, survey: str, indicator: str,
+              **values: object) -> dict[str, pd.DataFrame]:
+    """The null tables with one row of ``table`` changed (e.g. n=40, k=3, pct=7.5)."""
+    tables = dict(_null_tables())
+    frame = tables[table].copy()
+    hit = ((frame["la_code"] == la_code) & (frame["survey_year"] == year)
+           & (frame["survey"] == survey) & (frame["indicator"] == indicator))
+    assert hit.sum() >= 1
+    for col, value in values.items():
+        frame.loc[hit, col] = value
+    tables[table] = frame
+    return tables
+
+
+def test_small_numerator_is_suppressed_on_output_with_its_base() -> None:
+    tables = _with_row("comparisons", LA1, 2025, "ylyc_11_17", "trust_carers",
+                       n=40, k=3, pct=7.5, ci_low=2.6, ci_high=19.9, flag="worse")
+    rows = la_indicators(tables, LA1, 2025).set_index(["survey", "indicator"])
+    row = rows.loc[("ylyc_11_17", "trust_carers")]
+    assert bool(row["suppressed"]) and row["flag"] == "suppressed"
+    assert row[["pct", "ci_low", "ci_high", "others_pct"]].isna().all()
+    assert row["n"] == 40
+    for k, hidden in ((0, False), (5, False)):
+        tables = _with_row("comparisons", LA1, 2025, "ylyc_11_17", "trust_carers",
+                           n=40, k=k, pct=100 * k / 40)
+        row = la_indicators(tables, LA1, 2025).set_index(["survey", "indicator"]).loc[
+            ("ylyc_11_17", "trust_carers")]
+        assert bool(row["suppressed"]) is hidden and row["pct"] == 100 * k / 40
+
+
+def test_no_published_percentage_reveals_a_count_of_one_to_four() -> None:
+    tables = _null_tables()
+    comp = tables["comparisons"]
+    for la_code in comp["la_code"].unique()[:5]:
+        for kind in ("indicator", "wellbeing"):
+            rows = la_indicators(tables, la_code, 2025, kind)
+            shown = rows[~rows["suppressed"]]
+            k = np.round(shown["pct"] * shown["n"] / 100)
+            assert not k.between(1, 4).any(), la_code
+        brk = la_breakdowns(tables, la_code, 2025)
+        shown = brk[~brk["suppressed"]]
+        assert not np.round(shown["pct"] * shown["n"].astype(float) / 100).between(1, 4).any()
 
 
 def test_rounding_to_one_decimal_half_up() -> None:
@@ -254,6 +307,38 @@ def test_breakdowns_are_protected() -> None:
     assert brk.loc[brk["suppressed"], ["n", "pct"]].isna().all().all()
     bands = set(brk.loc[(brk["by"] == "age_band") & (brk["survey"] == "ylyc_11_17"), "group"])
     assert bands <= {"11-13", "14-15", "16-17"}
+
+
+def test_breakdown_group_with_small_numerator_forces_secondary_suppression() -> None:
+    # 11-17s in LA1 by age band: three groups (26, 19, 23 answers), none under 10.
+    tables = _null_tables()
+    line = ["survey", "indicator", "by"]
+    key = ("ylyc_11_17", "trust_carers", "age_band")
+    before = la_breakdowns(tables, LA1, 2025).set_index(line).loc[key]
+    assert not before["suppressed"].any()
+    brk = tables["breakdowns"].copy()
+    hit = ((brk["la_code"] == LA1) & (brk["survey_year"] == 2025) & (brk["by"] == "age_band")
+           & (brk["survey"] == "ylyc_11_17") & (brk["indicator"] == "trust_carers"))
+    brk.loc[hit & (brk["group"] == "11-13"), ["n", "k"]] = (30, 2)
+    after = la_breakdowns({**tables, "breakdowns": brk}, LA1, 2025).set_index(line).loc[key]
+    assert after["suppressed"].tolist() == [True, True, False]  # 11-13, then 14-15 (n=19)
+    assert after.loc[after["suppressed"], ["n", "pct"]].isna().all().all()
+
+
+def test_change_hides_a_previous_year_with_a_small_numerator() -> None:
+    key = ("ylyc_11_17", "trust_carers")
+    shown = la_change(_null_tables(), LA1, 2025).set_index(["survey", "indicator"]).loc[key]
+    assert not shown["suppressed"] and not np.isnan(shown["prev_pct"])
+    for values in ({"prev_n": 40, "prev_k": 3, "prev_pct": 7.5},
+                   {"n": 40, "k": 2, "pct": 5.0}):
+        tables = _with_row("change", LA1, 2025, *key, **values)
+        row = la_change(tables, LA1, 2025).set_index(["survey", "indicator"]).loc[key]
+        assert bool(row["suppressed"]) and row["flag"] == "suppressed"
+        assert np.isnan(row["pct"]) and np.isnan(row["prev_pct"])
+    # k = 0 last year is not a small group: the comparison stays.
+    tables = _with_row("change", LA1, 2025, *key, prev_n=40, prev_k=0, prev_pct=0.0)
+    row = la_change(tables, LA1, 2025).set_index(["survey", "indicator"]).loc[key]
+    assert not row["suppressed"] and row["prev_pct"] == 0.0
 
 
 def test_profile_table_has_totals_and_no_small_counts() -> None:

@@ -106,6 +106,19 @@ def test_funnel_data_pools_counts_drops_small_bases_and_names() -> None:
     assert "Secret Name" not in alt + nat.funnel_sentence(f)
 
 
+def test_funnel_leaves_out_small_numerators() -> None:
+    # 3 of 40 (7.5%): the point's position would give k = 3 away; 0 of 40 and 5 of 40 stay.
+    comp = comparisons([(100, 30.0), (40, 7.5), (40, 0.0), (40, 12.5)])
+    f = nat.funnel_data(comp, "ylbc", "low_overall_wellbeing", 2025)
+    assert f.n_authorities == 3 and f.excluded == 1
+    assert sorted(f.points["pct"]) == [0.0, 12.5, 30.0]
+    # Still pooled into the national figure (a percentage only).
+    assert f.national_pct == pytest.approx(100 * (30 + 3 + 0 + 5) / 220)
+    # Without a k column the rule reads k from pct x n, as a reader would.
+    f = nat.funnel_data(comp.drop(columns="k"), "ylbc", "low_overall_wellbeing", 2025)
+    assert f.n_authorities == 3
+
+
 def test_funnel_chart_draws_without_labels(tmp_path: Path) -> None:
     from analysis.charts import figure_markdown
 

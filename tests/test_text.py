@@ -88,6 +88,20 @@ def test_suppressed_sentence_gives_no_figure() -> None:
     assert "%" not in text
 
 
+def test_suppressed_sentence_with_a_large_base_names_the_small_numerator() -> None:
+    # n = 40 is published, the percentage is not: 1-4 children gave the answer.
+    text = sentence({**ROW, "n": 40, "pct": None, "flag": "suppressed", "suppressed": True})
+    assert text == ("Fewer than 5 young people aged 11 to 17 trust the adults they live with "
+                    "all or most of the time, too few to report as a percentage.")
+    sub = sentence({**ROW, "indicator": "worries_get_support", "n": 40, "pct": None,
+                    "flag": "suppressed", "suppressed": True})
+    assert sub == ("Of young people aged 11 to 17 with worries, fewer than 5 get support with "
+                   "them, too few to report as a percentage.")
+    assert "%" not in text and "40" not in text
+    small = sentence({**ROW, "n": 8, "pct": None, "flag": "suppressed", "suppressed": True})
+    assert small.startswith("Fewer than 10 young people aged 11 to 17 answered")
+
+
 def test_sentence_accepts_a_dataframe_row() -> None:
     frame = pd.DataFrame([ROW])
     assert sentence(frame.iloc[0]) == sentence(ROW)
