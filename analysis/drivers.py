@@ -757,11 +757,6 @@ def fit_national_models(df: pd.DataFrame, random_state: int = 0) -> DriverResult
 
 
 # ---------------------------------------------------------------- output
-def _write_csv_atomic(frame: pd.DataFrame, path: Path) -> Path:
-    """Temp file + os.replace: a reader never sees half a file."""
-    return write_csv_atomic(frame, path, "%.10g")
-
-
 def drivers_table(results: DriverResults) -> pd.DataFrame:
     """Exactly the interfaces.md drivers.csv columns, rounded, in survey and rank order."""
     out = results.drivers.loc[:, list(OUTPUT_COLUMNS)].copy()
@@ -774,11 +769,11 @@ def drivers_table(results: DriverResults) -> pd.DataFrame:
 def write_drivers(results: DriverResults, reports_dir: Path | str) -> Path:
     """Write ``REPORTS_DIR/national/drivers.csv`` (and ``performance.csv`` beside it)."""
     folder = Path(reports_dir) / "national"
-    path = _write_csv_atomic(drivers_table(results), folder / "drivers.csv")
+    path = write_csv_atomic(drivers_table(results), folder / "drivers.csv", "%.10g")
     perf = results.performance.copy()
     for c in ("cv_r2", "cv_mae", "baseline_mae", "cv_auc", "in_sample_r2", "rank_agreement"):
         perf[c] = perf[c].astype("float64").round(DECIMALS) + 0.0
-    _write_csv_atomic(perf, folder / "performance.csv")
+    write_csv_atomic(perf, folder / "performance.csv", "%.10g")
     return path
 
 

@@ -377,15 +377,10 @@ def national_tables(
     return {"comparisons": comp, "breakdowns": brk, "change": chg, "profile": prof}
 
 
-def _write_csv_atomic(frame: pd.DataFrame, path: Path, float_format: str) -> Path:
-    """Write a CSV via a temp file and os.replace: readers never see half a file."""
-    return write_csv_atomic(frame, path, float_format)
-
-
 def write_national_tables(tables: dict[str, pd.DataFrame], folder: str | Path) -> list[Path]:
     """Write each table as ``<folder>/<name>.csv`` (deterministic: sorted rows, %.10g floats)."""
     folder = Path(folder)
-    return [_write_csv_atomic(frame, folder / f"{name}.csv", FLOAT_FORMAT)
+    return [write_csv_atomic(frame, folder / f"{name}.csv", FLOAT_FORMAT)
             for name, frame in tables.items()]
 
 
@@ -779,7 +774,7 @@ def write_la_outputs(
         "change": la_change(tables, la_code, survey_year),
     }
     return {
-        name: _write_csv_atomic(csv_ready(frame), out / f"{name}.csv", "%.1f")
+        name: write_csv_atomic(csv_ready(frame), out / f"{name}.csv", "%.1f")
         for name, frame in frames.items()
     }
 

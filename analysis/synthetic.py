@@ -637,11 +637,6 @@ def generate_fixture(config: dict[str, Any] | str | Path | None = None) -> pd.Da
     return generate(_config(config, fixture=True) if not isinstance(config, dict) else config)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write a temporary file in the same folder, then ``os.replace``: never a half-written CSV."""
-    write_atomic(path, text)
-
-
 def to_csv_text(df: pd.DataFrame) -> str:
     """The CSV text: comma-separated, minimal quoting, ``\\n`` line ends, blanks empty."""
     return df.to_csv(index=False, lineterminator="\n")
@@ -650,7 +645,7 @@ def to_csv_text(df: pd.DataFrame) -> str:
 def write_extract(path: str | Path = DEFAULT_OUT, df: pd.DataFrame | None = None) -> Path:
     """Write ``df`` (default: :func:`generate`) as UTF-8 CSV, atomically; same bytes every run."""
     path = Path(path)
-    _atomic_write(path, to_csv_text(generate() if df is None else df))
+    write_atomic(path, to_csv_text(generate() if df is None else df))
     return path
 
 
