@@ -40,7 +40,6 @@ del _os, _mpl, _plt
 """
 
 
-
 class QuickReadyClient(BlockingKernelClient):
     """A kernel client whose readiness check costs milliseconds, not 0.2 s.
 

@@ -20,18 +20,23 @@ from analysis.errors import ParamsError
 from analysis.files import write_atomic
 from analysis.slug import slugify
 
-if TYPE_CHECKING:  # pandas is heavy; the no-op build path never needs it
+if TYPE_CHECKING:
     import pandas as pd
 
-HEADER = (
-    "# Parameters for this authority's briefing. Written by `make params`;\n"
-    "# edit freely: existing values are kept when the file is refreshed.\n"
-    "# survey_year: the year the briefing reports (default: latest in the data).\n"
-    "# cohort_sizes: optional, per survey code, children eligible to answer;\n"
-    "#   when given, the briefing shows a response rate. Survey codes:\n"
-    "#   ylyc_4_7, ylyc_8_11, ylyc_11_17, ylbc. Example:\n"
-    "#   cohort_sizes: {ylyc_11_17: 120, ylbc: 90}\n"
-)
+def header() -> str:
+    """The comment block at the top of every parameter file (survey codes from the codebook)."""
+    codes = list(load_codebook().surveys)
+    return (
+        "# Parameters for this authority's briefing. Written by `make params`;\n"
+        "# edit freely: existing values are kept when the file is refreshed.\n"
+        "# survey_year: the year the briefing reports (default: latest in the data).\n"
+        "# cohort_sizes: optional, per survey code, children eligible to answer;\n"
+        "#   when given, the briefing shows a response rate. Survey codes:\n"
+        f"#   {', '.join(codes)}. Example:\n"
+        f"#   cohort_sizes: {{{codes[-2]}: 120, {codes[-1]}: 90}}\n"
+    )
+
+
 KNOWN_KEYS = ("la_code", "la_name", "slug", "survey_year", "cohort_sizes")
 
 
@@ -135,7 +140,7 @@ def ensure_params(
         path = params_dir / f"{auth.slug}.yaml"
         defaults = default_params(auth)
         if not path.exists():
-            write_yaml_atomic(path, defaults, HEADER)
+            write_yaml_atomic(path, defaults, header())
             created.append(path)
             continue
         try:
@@ -144,7 +149,7 @@ def ensure_params(
             continue  # reported when that authority is built; never overwritten
         missing = {k: v for k, v in defaults.items() if k not in current}
         if missing:
-            write_yaml_atomic(path, {**current, **missing}, HEADER)
+            write_yaml_atomic(path, {**current, **missing}, header())
             updated.append(path)
     orphans = sorted(p for p in params_dir.glob("*.yaml") if p.stem not in slugs)
     return created, updated, orphans

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from analysis.codebook import load_codebook
 from analysis.errors import ParamsError
 from analysis.params import Authority, authorities, ensure_params, resolve_params
 from analysis.slug import slugify
@@ -54,6 +55,10 @@ def test_ensure_params_writes_missing_and_keeps_hand_edits(tmp_path: Path) -> No
     path = tmp_path / "northbridge.yaml"
     data = yaml.safe_load(path.read_text())
     assert data["la_code"] == "E99000001" and data["survey_year"] == 2025
+    example = [ln for ln in path.read_text().splitlines() if "cohort_sizes: {" in ln][0]
+    assert all(code in path.read_text() for code in load_codebook().surveys)
+    example_sizes = yaml.safe_load(example.lstrip("# "))["cohort_sizes"]
+    assert set(example_sizes) <= set(load_codebook().surveys)  # the example itself is valid
     # Hand edit: choose the earlier year, add cohort sizes, drop a key.
     data.update(survey_year=2024, cohort_sizes={"ylbc": 120})
     del data["slug"]
