@@ -46,21 +46,25 @@ class QuickReadyClient(BlockingKernelClient):
     jupyter_client's ``wait_for_ready`` ends by draining IOPub until it has
     been quiet for 0.2 s. Papermill (through nbclient) and our reset each
     call it once per notebook: 0.8 s of idle waiting per authority. Here
-    readiness is the same proof (a kernel_info reply on the shell channel and
-    a message on IOPub, so the subscription is live) without the drain; the
-    stray status messages left behind belong to another request and
-    nbclient ignores them.
+    readiness is the same proof as jupyter_client's (a kernel_info reply on
+    the shell channel, then a message on IOPub, so the subscription is live)
+    without the final drain. As there, *any* kernel_info reply counts: on a
+    busy machine the first request can time out and its reply arrive after
+    the second was sent, and insisting on the latest request's reply would
+    stay one reply behind until the timeout. Stray replies and status
+    messages left behind belong to other requests; nbclient and
+    ``execute_interactive`` match replies by message id and skip them.
     """
 
     def wait_for_ready(self, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (timeout or 60)
         while True:
-            msg_id = self.kernel_info()
+            self.kernel_info()
             try:
                 reply = self.get_shell_msg(timeout=1)
             except Empty:
                 reply = None
-            if reply and reply["parent_header"].get("msg_id") == msg_id:
+            if reply is not None and reply.get("msg_type") == "kernel_info_reply":
                 try:
                     self.get_iopub_msg(timeout=0.2)
                     return
