@@ -38,7 +38,7 @@ import pandas as pd
 from analysis.codebook import PROJECT_ROOT, load_codebook
 from analysis.disclosure import SUPPRESSION_RULE_TEXT
 from analysis.slug import slugify
-from analysis.text import fmt_pct, in_n
+from analysis.text import CERTAINTY_WORDS, comparison_phrase, expected_phrase, fmt_pct, in_n
 
 #: Where the standalone notebook looks for data when no ``data`` is given.
 DEFAULT_DATA = (
@@ -258,7 +258,10 @@ def _groups(surveys: Sequence[str]) -> str:
 
 
 def _more_or_fewer(row: Mapping[str, Any]) -> str:
-    return "More" if float(row["pct"]) > float(row["others_pct"]) else "Fewer"
+    """'More' or 'Fewer': against the case-mix expectation the flag is about, where there is one."""
+    ref = row.get("expected_pct")
+    ref = row["others_pct"] if _missing(ref) else ref
+    return "More" if float(row["pct"]) > float(ref) else "Fewer"
 
 
 def comparison_sentence(row: Mapping[str, Any], lead: str = "") -> str:
@@ -280,9 +283,12 @@ def comparison_sentence(row: Mapping[str, Any], lead: str = "") -> str:
     more = _more_or_fewer(row)
     if lead:
         more = f"{lead}: {more.lower()}"
+    expected = expected_phrase(row.get("expected_pct"), str(row["survey"]))
+    sure = CERTAINTY_WORDS.get(str(row.get("certainty") or ""), "")
     return (
         f"{more} {group} here than in other authorities {statement}: "
-        f"{in_n(pct)} ({fmt_pct(pct)}) against {fmt_pct(row['others_pct'])} elsewhere."
+        f"{in_n(pct)} ({fmt_pct(pct)}) against {fmt_pct(row['others_pct'])} elsewhere"
+        + (f" and {expected}" if expected else "") + (f"; {sure}" if sure else "") + "."
     )
 
 
@@ -296,11 +302,9 @@ def wellbeing_sentence(row: Mapping[str, Any], extra: Mapping[str, Any] | None =
     group = who(str(row["survey"]))
     pct = float(row["pct"])
     flag = str(row.get("flag"))
-    if flag == "similar":
-        compare = f"similar to other authorities ({fmt_pct(row['others_pct'])})"
-    else:
-        word = "better" if flag == "better" else "worse"
-        compare = f"{word} than other authorities ({fmt_pct(row['others_pct'])})"
+    compare = comparison_phrase(flag if flag in ("better", "worse") else "similar",
+                                row.get("others_pct"), row.get("expected_pct"),
+                                str(row["survey"]), str(row.get("certainty") or ""))
     text = f"{_cap(quantity(pct, group))} ({fmt_pct(pct)}) {measure.statement}, {compare}"
     if extra is not None and not _missing(extra.get("pct")) and not _missing(
         extra.get("genpop_pct")
@@ -323,7 +327,11 @@ def published(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _gap(rows: pd.DataFrame) -> pd.Series:
-    return (rows["pct"].astype(float) - rows["others_pct"].astype(float)).abs()
+    """Size of the difference the flag is about: from the case-mix expectation if there is one."""
+    ref = rows["others_pct"].astype(float)
+    if "expected_pct" in rows.columns:
+        ref = rows["expected_pct"].astype(float).fillna(ref)
+    return (rows["pct"].astype(float) - ref).abs()
 
 
 def ranked(rows: pd.DataFrame, flag: str) -> pd.DataFrame:
@@ -386,7 +394,8 @@ def key_messages(indicators: pd.DataFrame, wellbeing: pd.DataFrame) -> list[str]
         summary = (
             f"Of {total} results that could be compared with other authorities, "
             f"{_count_word(n_better)} {'was' if n_better == 1 else 'were'} better, "
-            f"{_count_word(n_worse)} worse and the rest similar."
+            f"{_count_word(n_worse)} worse and the rest similar, allowing for children's "
+            f"age and gender. {chance_sentence(pub)}"
         )
     care_wb = _wellbeing_row(wellbeing, IN_CARE)
     leaver_wb = _wellbeing_row(wellbeing, (LEAVERS,))
@@ -420,6 +429,38 @@ def key_messages(indicators: pd.DataFrame, wellbeing: pd.DataFrame) -> list[str]
     slots = slots[:MAX_MESSAGES]
     indexed = sorted(enumerate(slots), key=lambda t: (t[1][0], t[0]))
     return [text for _, (_, text) in indexed]
+
+
+def family_size(rows: pd.DataFrame) -> int:
+    """How many results the briefing's chance control covered (0 when not known)."""
+    if "family_size" not in rows.columns or rows.empty:
+        return 0
+    sizes = pd.to_numeric(rows["family_size"], errors="coerce").dropna()
+    return int(sizes.max()) if not sizes.empty else 0
+
+
+def chance_sentence(rows: pd.DataFrame) -> str:
+    """How many flags chance alone would give, for the results of this briefing.
+
+    The flags come from ``analysis.fairness``: the false discovery rate is
+    held at ``FDR`` across every result of the briefing, so when nothing
+    really differs at most about 1 briefing in 20 shows any flag at all;
+    testing each result on its own at 5% would flag about 1 in 20 results.
+    """
+    from analysis.fairness import FDR
+
+    m = family_size(rows)
+    if m == 0:
+        return ""
+    per_test = FDR * m
+    alone = (f"about {per_test:.0f}" if per_test >= 1.5 else "about 1" if per_test >= 0.5
+             else "fewer than 1")
+    return (f"A result is called better or worse only when chance is an unlikely "
+            f"explanation across all {m} results in this briefing (including the changes "
+            f"since the last survey): if nothing really differed here, chance alone would "
+            f"give no flag at all in about {round(1 / FDR) - 1} briefings out of "
+            f"{round(1 / FDR)}, where testing each result on its own would flag {alone} "
+            f"of them.")
 
 
 def _count_word(n: int) -> str:
@@ -486,16 +527,21 @@ def indicator_table(rows: pd.DataFrame, with_genpop: bool = False,
     from analysis.disclosure import display_table
 
     cb = load_codebook()
-    cols = ["n", "pct", "others_pct"] + (["genpop_pct"] if with_genpop else [])
+    has_expected = "expected_pct" in rows.columns
+    cols = (["n", "pct", "others_pct"] + (["expected_pct"] if has_expected else [])
+            + (["genpop_pct"] if with_genpop else []))
     shown = display_table(rows[[*cols, "suppressed"]].reset_index(drop=True),
                           value_columns=cols, decimals=0)
-    shown["pct"] = [v if v.startswith("[") else f"{v}%" for v in shown["pct"]]
-    shown["others_pct"] = [v if v.startswith("[") else f"{v}%" for v in shown["others_pct"]]
+    for c in ("pct", "others_pct", "expected_pct"):
+        if c in shown.columns:
+            shown[c] = [v if v.startswith("[") else f"{v}%" for v in shown[c]]
     out = pd.DataFrame({"Measure": [cb.measure(m).label for m in rows["indicator"]]})
     if with_who:
         out["Who"] = [_cap(who(s)) for s in rows["survey"]]
     out["Here"] = shown["pct"].to_numpy()
     out["Other authorities"] = shown["others_pct"].to_numpy()
+    if has_expected:
+        out["Expected here"] = shown["expected_pct"].to_numpy()
     if with_genpop:
         out["General population"] = [
             v if v.startswith("[") else f"{v}%" for v in shown["genpop_pct"]]
@@ -528,6 +574,7 @@ class Briefing:
     provenance: dict[str, str] = field(default_factory=dict)
     figures: Path = Path("figures")
     by_gender: pd.DataFrame | None = None  # la_breakdowns rows: low overall well-being
+    power: pd.DataFrame | None = None  # indicators.POWER_COLUMNS rows of this authority-year
 
     @property
     def slug(self) -> str:
@@ -681,9 +728,9 @@ def prepare(
         la_code=code,
         la_name=indicators.la_name(tables, code),
         survey_year=year,
-        indicators=indicators.la_indicators(tables, code, year, "indicator"),
-        wellbeing=indicators.la_indicators(tables, code, year, "wellbeing"),
-        change=indicators.la_change(tables, code, year),
+        indicators=indicators.la_indicators(tables, code, year, "indicator", extra=True),
+        wellbeing=indicators.la_indicators(tables, code, year, "wellbeing", extra=True),
+        change=indicators.la_change(tables, code, year, extra=True),
         answers=answers_by_survey(tables, code, year),
         cohort_sizes={str(k): int(v) for k, v in (cohort_sizes or {}).items()},
         drivers=extras.get("drivers"),
@@ -696,6 +743,7 @@ def prepare(
         },
         figures=figures_folder(out_dir, slugify(indicators.la_name(tables, code))),
         by_gender=_wellbeing_by_gender(tables, code, year),
+        power=indicators.la_power(tables, code, year),
     )
 
 
@@ -821,7 +869,41 @@ def cover_markdown(b: Briefing) -> str:
     if b.cohort_sizes:
         note += ("\n\nResponse rate = answers as a share of the children eligible to take "
                  "part (numbers supplied by the authority); [x] = not supplied.")
+    power = power_sentence(b.power)
+    if power:
+        note += "\n\n" + power
     return "\n".join(lines) + "\n\n" + table + note
+
+
+def power_sentence(power: pd.DataFrame | None) -> str:
+    """What differences this authority's numbers of answers can detect, per survey.
+
+    e.g. "How big a difference can be told from chance here: with about 30
+    answers from young people aged 11 to 17, only differences from other
+    authorities of about 25 percentage points or more, ...". So that
+    "similar" is not read as "no problem" where numbers are small.
+    """
+    if power is None or power.empty:
+        return ""
+    parts = []
+    for rec in power.to_dict("records"):
+        survey = str(rec["survey"])
+        if survey not in load_codebook().surveys or _missing(rec.get("min_difference_pp")):
+            continue
+        n = int(rec["n"])
+        size = float(rec["min_difference_pp"])
+        answers = f"about {n}" if n >= 10 else "fewer than 10"
+        if n < 10:
+            parts.append(f"{answers} answers from {who(survey)}, too few to compare")
+        else:
+            parts.append(f"{answers} answers from {who(survey)}, differences of about "
+                         f"{math.floor(size + 0.5):d} percentage points or more")
+    if not parts:
+        return ""
+    return ("**How big a difference can be told from chance here.** For a typical result, "
+            "with " + "; with ".join(parts) + " would reliably show as better or worse. "
+            "Smaller real differences may show as *similar*, so *similar* is not the same "
+            "as *no problem*.")
 
 
 def wellbeing_markdown(b: Briefing) -> str:
@@ -849,7 +931,8 @@ def wellbeing_markdown(b: Briefing) -> str:
     table = indicator_table(rows, with_genpop=True)
     text += ["", pipe_table(table, "Well-being measures by age group ([x] = no "
                             "general-population figure)",
-                            right=("Here", "Other authorities", "General population", "Answers"))]
+                            right=("Here", "Other authorities", "Expected here",
+                                   "General population", "Answers"))]
     gender = gender_table(b.by_gender)
     if gender is not None:
         text += ["", "Published research finds girls in care more likely than boys to have "
@@ -903,7 +986,7 @@ def domain_markdown(b: Briefing, domain: str) -> str:
     text += ["", chart_markdown(b, rows, domain, domain, f"{label}: children in care",
                                 f"{label}: {b.la_name} against other authorities")]
     text += ["", pipe_table(indicator_table(rows), f"{label}: children in care",
-                            right=("Here", "Other authorities", "Answers"))]
+                            right=("Here", "Other authorities", "Expected here", "Answers"))]
     return "\n".join(text)
 
 
@@ -960,7 +1043,8 @@ def leavers_markdown(b: Briefing) -> str:
     table = indicator_table(both, with_genpop=True, with_who=False)
     table.insert(1, "Area", [load_codebook().domains.get(d, d) for d in both["domain"]])
     text += ["", pipe_table(table, "Care leavers: all measures",
-                            right=("Here", "Other authorities", "General population", "Answers"))]
+                            right=("Here", "Other authorities", "Expected here",
+                                   "General population", "Answers"))]
     return "\n".join(text)
 
 
@@ -1059,8 +1143,11 @@ def focus_markdown(b: Briefing) -> str:
         if not fresh:
             items.append("    - *What councils did:* see the examples above.")
     body = ("Experiences that go with higher well-being nationally, where children here do "
-            "less well than elsewhere, largest expected difference first, with published "
-            "examples of what councils changed:\n\n" + "\n".join(items))
+            "less well than elsewhere once their age and gender are allowed for (a clear or "
+            "probable difference, not chance). Each gap is first shrunk towards other "
+            "authorities by how uncertain it is; the list starts with the gap that goes with "
+            "the most well-being, with published examples of what councils changed:\n\n"
+            + "\n".join(items))
     return "\n".join(head) + "\n" + callout("tip", "Focus areas", body)
 
 
@@ -1103,8 +1190,11 @@ def change_markdown(b: Briefing, top: int = 5) -> str:
     n_dec = int((moved["flag"] == "declined").sum())
     text.append(
         f"Compared with {prev}, {_count_word(n_imp)} result{'s' if n_imp != 1 else ''} "
-        f"improved and {_count_word(n_dec)} declined by more than chance would explain; "
-        f"the other {len(pub) - len(moved)} with enough answers in both years were similar."
+        f"improved and {_count_word(n_dec)} declined by more than they did in other "
+        "authorities over the same years, allowing for children's age and gender and for "
+        "chance across all the results of this briefing; the other "
+        f"{len(pub) - len(moved)} with enough answers in both years moved no more than "
+        "elsewhere (a national change is not this authority's change)."
     )
     if not moved.empty:
         moved["_gap"] = (moved["pct"] - moved["prev_pct"]).abs()
@@ -1114,7 +1204,9 @@ def change_markdown(b: Briefing, top: int = 5) -> str:
             "Who": [_cap(who(s)) for s in moved["survey"]],
             str(prev): [fmt_pct(v) for v in moved["prev_pct"]],
             str(b.survey_year): [fmt_pct(v) for v in moved["pct"]],
-            "Change": [str(f).capitalize() for f in moved["flag"]],
+            "Change": [str(f).capitalize() + (" (clear)" if c == "clear" else "")
+                       for f, c in zip(moved["flag"], moved.get(
+                           "certainty", pd.Series("", index=moved.index)), strict=True)],
         })
         text += ["", pipe_table(table, f"Results that changed since {prev}",
                                 right=(str(prev), str(b.survey_year)))]
@@ -1139,11 +1231,28 @@ def method_markdown(b: Briefing) -> str:
         "compared with itself. General-population figures come from published national "
         "surveys (Office for National Statistics and the Bright Spots programme) and are "
         "shown only where a comparable figure exists.",
-        "- **Better, similar, worse.** A result is *better* or *worse* when the difference "
-        "from other authorities is statistically significant at the 5% level (a two-"
-        "proportion test, or Fisher's exact test for small numbers); otherwise it is "
-        "*similar*. Charts show each figure with its 95% confidence interval (Wilson "
-        "method): the range the true figure is likely to lie in, given how many answered.",
+        "- **Allowing for who answered.** Older children and girls report lower "
+        "well-being everywhere, so each result is compared with what it would be if this "
+        "authority's children answered like children of the same age and gender in the "
+        "other authorities (and disability, for care leavers): the *expected* figure "
+        "(indirect standardisation). Placement is not allowed for, because where children "
+        "live is partly the authority's own practice.",
+        "- **Better, similar, worse.** A result is *better* or *worse* when it differs "
+        "from its expected figure by more than chance would explain. Each side is tested "
+        "separately (two one-sided tests at 2.5%, exact for small numbers, with the "
+        "mid-p correction), so a small authority can show a bright spot as readily as a "
+        "problem. Because a briefing shows many results, chance is controlled across all "
+        "of them together (the Benjamini-Hochberg false discovery rate, 5%): when nothing "
+        "really differs, about 1 briefing in 20 shows any flag at all, instead of about 1 "
+        "result in 20. *A clear difference* means the adjusted p-value is under 0.01; "
+        "*probably a real difference* under 0.05. Charts show each figure with its 95% "
+        "confidence interval (Wilson method): the range the true figure is likely to lie "
+        "in, given how many answered.",
+        "- **Change since the last survey.** An authority's change is compared with the "
+        "change in other authorities over the same years (a difference in differences of "
+        "the gap from the expected figure), with chance controlled in the same way; with "
+        "three or more years, a trend test over all of them. A change everyone shared is "
+        "not reported as this authority's.",
         f"- **Small numbers.** A percentage is not shown where there were "
         f"{SUPPRESSION_RULE_TEXT}, and no count of 1 to 4 is shown; such cells read [c] "
         "(as does a cell that would let a hidden one be worked out by subtraction). [x] "

@@ -677,6 +677,19 @@ def la_change(
     return out
 
 
+def la_power(tables: dict[str, pd.DataFrame], la_code: str, survey_year: int) -> pd.DataFrame:
+    """The smallest detectable differences of an authority's surveys (``POWER_COLUMNS``).
+
+    The base is a median over the survey's indicators; the figure is
+    published in words only (rounded), and a median base under 10 says only
+    "fewer than 10".
+    """
+    if "power" not in tables:
+        return pd.DataFrame(columns=list(POWER_COLUMNS))
+    rows = _la_rows(tables["power"], la_code, survey_year).copy()
+    return rows.reset_index(drop=True)
+
+
 def la_profile(
     tables: dict[str, pd.DataFrame], la_code: str, survey_year: int, by: str = "gender"
 ) -> pd.DataFrame:

@@ -109,7 +109,8 @@ def test_direction_respected_in_gap() -> None:
     row = out.set_index("indicator").loc["trusted_adult"]
     assert row["gap_pp"] == pytest.approx(15.0)
     assert "lower than other authorities (70% vs 85%)" in row["gap_phrase"]
-    assert "associated with about 0.7 points higher" in row["reason"]
+    assert "goes with about 0.7 points higher" in row["reason"]
+    assert "cause" not in row["reason"] and "expected difference" not in row["reason"]
 
 
 def test_no_focus_when_nothing_is_worse() -> None:
