@@ -726,7 +726,8 @@ def readable_table(rows: pd.DataFrame, codebook: Codebook | None = None) -> pd.D
     """``la_indicators`` rows for people: plain labels, ``[c]`` where suppressed.
 
     Columns: Survey, Indicator, Answers, %, 95% interval, Other authorities %,
-    General population %, Result.
+    Expected here % (the case-mix expectation, whole percent), General
+    population %, Result.
     """
     from analysis.disclosure import display_table
 
@@ -735,6 +736,8 @@ def readable_table(rows: pd.DataFrame, codebook: Codebook | None = None) -> pd.D
     shown = display_table(rows[["n", "pct", "ci_low", "ci_high", "others_pct", "genpop_pct",
                                 "suppressed"]], value_columns=["pct", "others_pct",
                                                                "genpop_pct"])
+    expected = display_table(rows[["expected_pct", "suppressed"]], value_columns=[
+        "expected_pct"], decimals=0)["expected_pct"]
     shown["n"] = display_table(rows[["n", "suppressed"]], value_columns=["n"], decimals=0)["n"]
     interval = [
         "[c]" if s else f"{lo:.1f} to {hi:.1f}"
@@ -747,6 +750,7 @@ def readable_table(rows: pd.DataFrame, codebook: Codebook | None = None) -> pd.D
         "%": shown["pct"].to_numpy(),
         "95% interval": interval,
         "Other authorities %": shown["others_pct"].to_numpy(),
+        "Expected here %": expected.to_numpy(),
         "General population %": shown["genpop_pct"].to_numpy(),
         "Result": _result_words(rows),
     })

@@ -59,6 +59,30 @@ def shuffle_labels(df, rng):  # noqa: ANN001, ANN201 - pandas frame in, frame ou
     return out
 
 
+CASEMIX_LA = ("E99000999", "Casemix Test")
+
+
+def add_casemix_authority(df, rng, size: int = 200):  # noqa: ANN001, ANN201
+    """Relabel older children, mostly girls, as a new authority (latest year, 11-17s, leavers).
+
+    Drawn at random from every authority's answers (after a shuffle, no authority has a
+    practice effect), 85% girls aged 15-17 (21-25 for care leavers) and 15% boys of those
+    ages: an authority whose children differ only in who they are.
+    """
+    out = df.copy()
+    year = int(out["survey_year"].max())
+    for survey, old_age in (("ylyc_11_17", 15), ("ylbc", 21)):
+        pool = out[(out["survey_year"] == year) & (out["survey"] == survey)
+                   & (out["age"].astype(float) >= old_age)]
+        girls = pool[pool["gender"] == "girl"].index.to_numpy()
+        boys = pool[pool["gender"] == "boy"].index.to_numpy()
+        take = list(rng.choice(girls, int(0.85 * size), replace=False))
+        take += list(rng.choice(boys, size - len(take), replace=False))
+        out.loc[take, "la_code"] = CASEMIX_LA[0]
+        out.loc[take, "la_name"] = CASEMIX_LA[1]
+    return out
+
+
 def findings(tables, drivers):  # noqa: ANN001, ANN201
     """Per authority (its latest year): better, worse, improved, declined, focus areas."""
     import pandas as pd
@@ -141,11 +165,30 @@ def main() -> int:
         found.append({"la_code": p["la_code"], "indicator": p["indicator"],
                       "expected": p["expected_flag"], "got": str(comp.loc[key, "flag"])})
 
+    focus_found = []
+    from analysis.focus import all_focus_areas
+
+    fa = all_focus_areas(results.drivers, tables["comparisons"])
+    for p in planted.to_dict("records"):
+        if p["expected_flag"] != "worse":
+            continue
+        hit = fa[(fa["la_code"] == p["la_code"]) & (fa["indicator"] == p["indicator"])
+                 & (fa["survey"] == p["survey"])]
+        focus_found.append({"la_code": p["la_code"], "indicator": p["indicator"],
+                            "focus_rank": int(hit["focus_rank"].iloc[0]) if len(hit) else None})
+
     rng = np.random.default_rng(args.seed)
     runs = []
+    casemix = []
     for i in range(args.shuffles):
         shuffled = shuffle_labels(df, rng)
-        runs.append(findings(national_tables(shuffled), results.drivers).assign(run=i))
+        if i < max(1, args.shuffles // 4):  # a case-mix authority in a quarter of the runs
+            shuffled = add_casemix_authority(shuffled, rng)
+        result = findings(national_tables(shuffled), results.drivers).assign(run=i)
+        if CASEMIX_LA[0] in result.index:
+            casemix.append(result.loc[CASEMIX_LA[0]].to_dict())
+            result = result.drop(index=CASEMIX_LA[0])
+        runs.append(result)
     null = pd.concat(runs)
     per_run = [summarise(r) for _, r in null.groupby("run")]
     null_summary = {k: float(np.mean([r[k] for r in per_run])) for k in per_run[0]}
@@ -157,6 +200,14 @@ def main() -> int:
         "real": {k: round(v, 3) for k, v in summarise(real).items()},
         "planted": found,
         "planted_found": int(sum(f["got"] == f["expected"] for f in found)),
+        "planted_focus": focus_found,
+        "casemix_runs": len(casemix),
+        "casemix_flags_per_run": round(float(np.mean(
+            [c["better"] + c["worse"] for c in casemix])), 3) if casemix else None,
+        "casemix_worse_per_run": round(float(np.mean([c["worse"] for c in casemix])), 3)
+        if casemix else None,
+        "casemix_focus_per_run": round(float(np.mean([c["focus"] for c in casemix])), 3)
+        if casemix else None,
     }
     print(json.dumps(report, indent=2))
     if args.json:
