@@ -886,9 +886,11 @@ def power_sentence(power: pd.DataFrame | None) -> str:
     if power is None or power.empty:
         return ""
     parts = []
-    for rec in power.to_dict("records"):
+    order = {s: i for i, s in enumerate(load_codebook().surveys)}
+    recs = sorted(power.to_dict("records"), key=lambda r: order.get(str(r["survey"]), 99))
+    for rec in recs:
         survey = str(rec["survey"])
-        if survey not in load_codebook().surveys or _missing(rec.get("min_difference_pp")):
+        if survey not in order or _missing(rec.get("min_difference_pp")):
             continue
         n = int(rec["n"])
         size = float(rec["min_difference_pp"])

@@ -551,7 +551,9 @@ def key_messages(n: National) -> list[str]:
             statement = load_codebook().measure(widest.measure).statement
             out.append(
                 f"Authorities differ most in how many {who(widest.survey)} {statement}: "
-                f"{verdict}, even allowing for the usual spread between authorities."
+                f"{verdict}"
+                + (", even allowing for the usual spread between authorities."
+                   if widest.tau2 > 0 else ".")
             )
         else:
             out.append("On the key measures, authorities differ by no more than chance and "

@@ -69,11 +69,14 @@ def add_casemix_authority(df, rng, size: int = 200):  # noqa: ANN001, ANN201
     practice effect), 85% girls aged 15-17 (21-25 for care leavers) and 15% boys of those
     ages: an authority whose children differ only in who they are.
     """
+    import pandas as pd
+
     out = df.copy()
-    year = int(out["survey_year"].max())
+    years = pd.to_numeric(out["survey_year"], errors="coerce")
+    ages = pd.to_numeric(out["age"], errors="coerce")
     for survey, old_age in (("ylyc_11_17", 15), ("ylbc", 21)):
-        pool = out[(out["survey_year"] == year) & (out["survey"] == survey)
-                   & (out["age"].astype(float) >= old_age)]
+        pool = out[(years == years.max()) & (out["survey"].astype(str) == survey)
+                   & (ages >= old_age)]
         girls = pool[pool["gender"] == "girl"].index.to_numpy()
         boys = pool[pool["gender"] == "boy"].index.to_numpy()
         take = list(rng.choice(girls, int(0.85 * size), replace=False))
