@@ -394,8 +394,8 @@ def key_messages(indicators: pd.DataFrame, wellbeing: pd.DataFrame) -> list[str]
         summary = (
             f"Of {total} results that could be compared with other authorities, "
             f"{_count_word(n_better)} {'was' if n_better == 1 else 'were'} better, "
-            f"{_count_word(n_worse)} worse and the rest similar, allowing for children's "
-            f"age and gender. {chance_sentence(pub)}"
+            f"{_count_word(n_worse)} worse and the rest similar, allowing for the age and "
+            f"gender of the children. {chance_sentence(pub)}"
         )
     care_wb = _wellbeing_row(wellbeing, IN_CARE)
     leaver_wb = _wellbeing_row(wellbeing, (LEAVERS,))
@@ -1193,7 +1193,7 @@ def change_markdown(b: Briefing, top: int = 5) -> str:
     text.append(
         f"Compared with {prev}, {_count_word(n_imp)} result{'s' if n_imp != 1 else ''} "
         f"improved and {_count_word(n_dec)} declined by more than they did in other "
-        "authorities over the same years, allowing for children's age and gender and for "
+        "authorities over the same years, allowing for the age and gender of the children and for "
         "chance across all the results of this briefing; the other "
         f"{len(pub) - len(moved)} with enough answers in both years moved no more than "
         "elsewhere (a national change is not this authority's change)."
