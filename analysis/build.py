@@ -246,7 +246,8 @@ def run_job(job: Job) -> Outcome:
             run_notebook(
                 NOTEBOOKS / f"{name}.ipynb",
                 job.scratch / f"{name}.ipynb",
-                job.params,
+                # only the briefing quotes children (the indicators notebook has no such input)
+                {k: v for k, v in job.params.items() if k != "quotes_file" or name == "briefing"},
                 cwd=job.scratch,
                 warm=job.warm,
             )

@@ -67,7 +67,7 @@ THEME_WORDS: dict[str, tuple[str, ...]] = {
     "rights": (
         "bully", "bullied", "bullying", "why i am in care", "why i came into care",
         "why i can't", "told why", "decide", "decision", "meeting", "review", "safe",
-        "embarrass", "treat me different", "treats me different", "permission", "rights",
+        "embarrassed", "treat me different", "treats me different", "permission", "rights",
         "entitled", "pathway plan", "involved", "asked before", "listened", "talking over",
         "in front of everyone", "looked after child", "lac", "call me names", "it's my life",
         "allowed",
@@ -80,6 +80,7 @@ THEME_WORDS: dict[str, tuple[str, ...]] = {
     ),
     "recovery": (
         "settled", "move", "moved", "moving", "bedroom", "home", "house", "flat", "stay",
+        "staying", "placement",
         "mental health", "anxiety", "camhs", "worry", "worries", "counsellor", "how i look",
         "getting better", "waiting list", "support with", "accommodation", "felt like home",
     ),
@@ -96,7 +97,7 @@ def theme_of(text: str) -> str:
     best, score = "other", 0
     for theme, words in THEME_WORDS.items():
         n = sum(1 for w in words if re.search(r"(?<![a-z])" + re.escape(w.strip())
-                                              + r"(?![a-z])", low))
+                                              + r"(?:s|es|ed|d|ing)?(?![a-z])", low))
         if n > score:
             best, score = theme, n
     return best
@@ -302,6 +303,51 @@ def write_review(data: Path, params_dir: Path, review_dir: Path,
     keep_sg = [r for r in keep_sg if r.get("la_code") not in done]
     _write_private(sg_path, _csv_text(keep_sg + flagged_rows, SAFEGUARDING_COLUMNS))
     return summary
+
+
+# ----------------------------------------------------------------------------- review notebook
+def review_authorities(review_dir: str | Path) -> list[str]:
+    """Slugs with a review file, sorted."""
+    root = Path(review_dir)
+    return sorted(p.parent.name for p in root.glob("*/comments.csv"))
+
+
+def load_review(review_dir: str | Path, slug: str) -> Any:
+    """One authority's review file as a frame (text columns; ``approved`` blank or ``yes``)."""
+    import pandas as pd
+
+    rows = read_csv_rows(Path(review_dir) / slug / "comments.csv")
+    return pd.DataFrame(rows, columns=REVIEW_COLUMNS).fillna("")
+
+
+def set_review(review_dir: str | Path, slug: str, response_id: str, question: str,
+               approved: bool | None = None, text: str | None = None,
+               theme: str | None = None) -> dict[str, str]:
+    """Approve (or withdraw) one comment, and optionally edit its text or theme.
+
+    A flagged comment cannot be approved. The edit is kept by ``make review``
+    and redacted again by ``make reports``. Returns the row as written.
+    """
+    path = Path(review_dir) / slug / "comments.csv"
+    rows = read_csv_rows(path)
+    hit = [r for r in rows if r.get("response_id") == response_id
+           and r.get("question") == question]
+    if not hit:
+        raise KeyError(f"{slug}: no comment {response_id} / {question} in {path}")
+    row = hit[0]
+    if approved is not None:
+        if approved and _truthy(row.get("safeguarding")):
+            raise ValueError("a comment flagged for safeguarding is never quoted; it goes to "
+                             "the safeguarding procedure (safeguarding.csv)")
+        row["approved"] = "yes" if approved else ""
+    if text is not None:
+        row["text"] = text
+    if theme is not None:
+        if theme not in THEMES:
+            raise ValueError(f"theme must be one of {', '.join(THEMES)}")
+        row["theme"] = theme
+    _write_private(path, _csv_text(rows, REVIEW_COLUMNS))
+    return row
 
 
 # ----------------------------------------------------------------------------- quotes

@@ -235,6 +235,8 @@ def zipf(word: str) -> float:
 
 #: At or above this Zipf frequency a word that is in no name list is ordinary English.
 WORD_ZIPF = 3.3
+#: A word in a name list this common is ordinary English ("ring"; "tyler" is 4.2).
+LISTED_WORD_ZIPF = 4.5
 #: A capitalised word this common mid-sentence is emphasis ("I love Football"), not a name.
 CAPITAL_WORD_ZIPF = 4.3
 #: Words after a sentence-initial unknown word that make it a name ("Kenzie is my friend").
@@ -270,7 +272,8 @@ def find_names(text: str) -> list[Span]:
         listed = in_list or lw in last
         hand_common = lw in common or (len(parts) > 1 and all(p in common for p in parts))
         freq = zipf(lw)
-        is_word = hand_common or (not listed and freq >= WORD_ZIPF)
+        # a listed name is still a word when English uses it a lot ("ring", "rose")
+        is_word = hand_common or freq >= LISTED_WORD_ZIPF or (not listed and freq >= WORD_ZIPF)
         mid = not _sentence_start(text, s)
         strict_title = bool(prev) and prev[-1].rstrip(".") in STRICT_TITLES
         titled = bool(prev) and prev[-1].rstrip(".") in TITLES and (

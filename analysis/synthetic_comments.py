@@ -252,6 +252,14 @@ def add_comments(df: pd.DataFrame, cfg: dict[str, Any], cb: Codebook,
                     continue
                 template = _pick(ri, pool)
                 text, details = filler.fill(str(template[3]))
+                if plain and group != "young" and ri.random() < float(
+                        ccfg.get("share_two_thoughts", 0)):
+                    # a second thought after the first (details keep their offsets)
+                    more = str(_pick(ri, plain)[3])
+                    if more.lower() != text.lower() and len(more) > 12:
+                        sep = _pick(ri, [". ", ". Also ", " and ", "\n", ". ", " - "])
+                        text = text.rstrip(".!") + sep + (more[0].lower() + more[1:]
+                                                          if sep in (" and ", ". Also ") else more)
                 for kind, value, start, end, known in details:
                     truth.append({**base, "kind": kind, "value": value, "start": start,
                                   "end": end, "known": known, "split": ""})
