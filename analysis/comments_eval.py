@@ -144,13 +144,40 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("data", nargs="?", default=str(synthetic.DEFAULT_OUT))
     ap.add_argument("--fixture", action="store_true", help="deny-lists of the fixture's config")
     ap.add_argument("--no-deny-lists", action="store_true")
+    ap.add_argument("--second-set", action="store_true",
+                    help="comments of the separate evaluation set (other names, places, "
+                         "schools, sentences; no deny-lists) on the extract's respondents")
     args = ap.parse_args(argv)
     df = load_valid_extract(args.data, free_text=True)
     truth = read_truth(args.data)
     deny = None if args.no_deny_lists else local_deny_lists(
         synthetic.load_config(fixture=args.fixture))
+    if args.second_set:
+        df, truth = second_set(df, synthetic.load_config(fixture=args.fixture))
+        deny = None
     print(report(df, truth, deny))
     return 0
+
+
+def second_set(df: pd.DataFrame, cfg: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The extract's respondents with comments from the separate evaluation set."""
+    import numpy as np
+
+    from analysis.codebook import load_codebook
+    from analysis.synthetic import _crc
+    from analysis.synthetic_comments import add_comments, comment_truth, second_set_config
+
+    def rng(*keys: str) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence([7, *map(_crc, keys)]))
+
+    cb = load_codebook()
+    base = df.drop(columns=[c for c in cb.free_text if c in df.columns])
+    out = add_comments(base, {**cfg, "authorities": cfg["authorities"]}, cb, rng,
+                       second_set_config())
+    truth = comment_truth(out)
+    truth["known"] = False  # no deny-lists are used for the second set
+    out.attrs.clear()
+    return out, truth
 
 
 if __name__ == "__main__":

@@ -65,6 +65,11 @@ RELATIONS = {"friend", "friends", "mate", "mates", "bestie", "bff", "bf", "gf", 
 LINKS = {"is", "was", "and", "called", "named", "my", "our", "new", "old", "best", "little",
          "big", "older", "younger", "social", "personal", "foster", "key", "support", "youth",
          "step", "half", "former"}
+SOCIAL_VERBS = {"tell", "with", "see", "miss", "love", "call", "ring", "text", "ask", "thank",
+                "visit", "meet", "met", "hug", "phone", "like", "likes", "hate"}
+PLACE_PREFIXES = {"low", "high", "upper", "lower", "great", "little", "north", "south", "east",
+                  "west", "old", "new", "nether", "long", "st", "saint", "kings", "bishops",
+                  "market", "church", "castle", "steeple", "much", "higher", "over", "under"}
 STRICT_TITLES = {"mr", "mrs", "miss", "ms", "mx", "dr"}
 PLACE_PREPS = {"in", "to", "from", "at", "near", "round", "around", "outside", "visit",
                "visiting", "towards", "into"}
@@ -93,6 +98,8 @@ NOT_DETAILS = {
     "mum", "dad", "nan", "nanna", "mummy", "daddy", "grandad", "grandma", "pizza", "covid",
     "mr", "mrs", "miss", "ms", "dr", "sir", "thanks", "thank", "hi", "hello", "yes", "no",
     "please", "sorry", "btw", "tbh", "idk", "n/a", "na", "ps", "amazon", "apple", "iphone",
+    "keyworker", "keyworkers", "iros", "sws", "pas", "foster", "fostering", "looked",
+    "mummy's", "daddy's", "nan's", "ofsted", "pep", "peps", "adhd", "asd",
     "android", "google", "bright", "spots", "survey", "children", "care", "leaver", "leavers",
     "mental", "health", "social", "services", "team", "leaving", "job", "centre", "universal",
     "mondays", "tuesdays", "wednesdays", "thursdays", "fridays", "saturdays", "sundays",
@@ -283,10 +290,17 @@ def find_names(text: str) -> list[Span]:
             in_list or not is_word or (capital and not hand_common))
         paired = bool(prev) and prev[-1] == "and" and len(prev) > 1 and prev[-2] in (
             "me", "i") and (in_list or not is_word)
+        # "tell kerry", "play with chidi", "miss jess": someone a child talks of
+        social = bool(prev) and prev[-1] in SOCIAL_VERBS and not is_word and len(lw) >= 3 \
+            and lw not in NOT_DETAILS
+        surname_next = (i + 1 < len(words) and words[i + 1][0][:1].isupper()
+                        and words[i + 1][0].lower() in last and capital and not is_word)
         kind = ""
         score = 0.0
         if titled or related or paired:
             kind, score = "PERSON", 0.85
+        elif social or surname_next:
+            kind, score = "PERSON", 0.6
         elif capital and in_list and not hand_common:
             kind, score = "PERSON", 0.8
         elif capital and in_list and mid and lw not in NOT_DETAILS:
@@ -324,7 +338,7 @@ def find_names(text: str) -> list[Span]:
             core2 = re.sub(r"['’]s$", "", w2)
             l2 = core2.lower()
             word2 = l2 in common or (l2 not in first and l2 not in last and zipf(l2) >= WORD_ZIPF)
-            if gap.strip() or l2 in NOT_DETAILS:
+            if gap.strip() or l2 in NOT_DETAILS or (len(core2) > 1 and core2.isupper()):
                 break
             if core2[:1].isupper():
                 if word2 and l2 not in PLACE_WORDS and l2 not in last:
@@ -336,6 +350,12 @@ def find_names(text: str) -> list[Span]:
             if kind == "PERSON" and l2 in PLACE_WORDS:
                 kind = "LOCATION"
             j += 1
+        # and back over a place-name prefix: "Low Haddon", "Upper Snoddington"
+        if i > 0 and kind == "LOCATION" or (i > 0 and kind == "PERSON" and score < 0.6):
+            w0, s0, _ = words[i - 1]
+            if w0[:1].isupper() and w0.lower() in PLACE_PREFIXES and not text[s0 + len(w0):s]\
+                    .strip() and (not out or out[-1].end <= s0):
+                s, kind = s0, "LOCATION"
         out.append(Span(s, end, kind, score))
         taken = end
     return out
@@ -370,11 +390,36 @@ _SCHOOL = (r"\b(?:st\.?\s+)?(?:[A-Za-z][\w'’.-]*\s+){1,3}" + _SCHOOL_KIND
            + r"(?:\s+" + _SCHOOL_KIND + r"){0,2}\b")
 
 
+_HOME_KIND = (r"(?:children['’]?s\s+home|care\s+home|home|house|lodge|centre|center|hall|manor|"
+              r"cottage|hostel|foyer|unit|refuge)")
+#: A named children's home, hostel or unit ("Oak Tree Children's Home", "Beech Lodge").
+_HOME = (r"\b(?-i:[A-Z][\w'’.-]*)(?:\s+(?-i:[A-Z])[\w'’.-]*){0,2}\s+(?-i:(?=[A-Z]))"
+         + _HOME_KIND + r"\b")
 _SCHOOL_KIND_RE = re.compile(_SCHOOL_KIND + r"$", re.I)
 _SCHOOL_GLUE = {"st", "st.", "saint", "of", "the", "and", "&", "c", "e", "cofe"}
 
 
-def _school_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+_HOME_KIND_RE = re.compile(r"(?:children['’]?s|care|" + _HOME_KIND[3:] + r"$", re.I)
+
+
+def _home_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """A named home: capitalised words before 'Children's Home', 'Lodge' ... that are not
+    just 'My' or 'The' (a child capitalising 'My House' names no place)."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    words = [(m.group(0), start + m.start()) for m in re.finditer(r"\S+", text[start:end])]
+    k = len(words)
+    while k > 0 and _HOME_KIND_RE.match(words[k - 1][0].strip(".,")):
+        k -= 1
+    head = 0
+    while head < k and (re.sub(r"['’]s$", "", words[head][0].lower()) in STOP_WORDS
+                        or re.sub(r"['’]s$", "", words[head][0].lower()) in NOT_DETAILS):
+        head += 1
+    return (words[head][1], end) if head < k else None
+
+
+def _school_span(text: str, start: int, end: int,
+                 kinds: re.Pattern[str] = _SCHOOL_KIND_RE) -> tuple[int, int] | None:
     """The school name inside a pattern match, or None when it is not one.
 
     The pattern takes up to three words before 'Primary', 'Academy' ...; the
@@ -386,7 +431,7 @@ def _school_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     words = [(m.group(0), start + m.start(), start + m.end())
              for m in re.finditer(r"[^\s]+", text[start:end])]
     k = len(words)
-    while k > 0 and _SCHOOL_KIND_RE.match(words[k - 1][0].strip(".,")):
+    while k > 0 and kinds.match(words[k - 1][0].strip(".,")):
         k -= 1
     if k == len(words) or k == 0:
         return None
@@ -428,6 +473,8 @@ def _pattern_recognizers() -> list[Any]:
                                     Pattern("named", _ADDRESS_NAMED, 0.75)],
                           global_regex_flags=flags),
         PatternRecognizer("SCHOOL", name="School", patterns=[Pattern("school", _SCHOOL, 0.8)],
+                          global_regex_flags=flags),
+        PatternRecognizer("LOCATION", name="Home", patterns=[Pattern("home", _HOME, 0.8)],
                           global_regex_flags=flags),
         _name_recognizer_class()(),
     ]
@@ -477,9 +524,10 @@ def find(text: str, places: Iterable[str] = (), schools: Iterable[str] = ()) -> 
     spans = []
     for r in results:
         start, end = r.start, r.end
-        if r.entity_type == "SCHOOL" and r.recognition_metadata.get(
-                "recognizer_name") == "School":
-            trimmed = _school_span(text, start, end)
+        recogniser = r.recognition_metadata.get("recognizer_name")
+        if recogniser in ("School", "Home"):
+            trimmed = (_school_span(text, start, end) if recogniser == "School"
+                       else _home_span(text, start, end))
             if trimmed is None:
                 continue
             start, end = trimmed

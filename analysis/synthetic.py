@@ -658,16 +658,16 @@ def to_csv_text(df: pd.DataFrame) -> str:
 def write_extract(path: str | Path = DEFAULT_OUT, df: pd.DataFrame | None = None) -> Path:
     """Write ``df`` (default: :func:`generate`) as UTF-8 CSV, atomically; same bytes every run.
 
-    The ground truth of its planted comments (``df.attrs["comment_truth"]``)
+    The ground truth of its planted comments (``comment_truth(df)``)
     is written beside it as ``comments-truth.csv`` (for measuring redaction and
     safeguarding; never an input of the build, never published).
     """
-    from analysis.synthetic_comments import truth_path
+    from analysis.synthetic_comments import comment_truth, truth_path
 
     path = Path(path)
     df = generate() if df is None else df
     write_atomic(path, to_csv_text(df))
-    truth = df.attrs.get("comment_truth")
+    truth = comment_truth(df)
     if truth is not None:
         write_atomic(truth_path(path), to_csv_text(truth))
     return path

@@ -195,15 +195,29 @@ def _decorate(r: np.random.Generator, text: str, group: str, ccfg: dict[str, Any
     return text
 
 
+def second_set_config(ccfg: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``evaluation`` set as a comment config: other names, places, schools, sentences,
+    no deny-list entries, no disclosures (for ``comments_eval --second-set``)."""
+    ccfg = dict(ccfg or load_comment_config())
+    ev = ccfg["evaluation"]
+    out = {**ccfg, "first_names": ev["first_names"], "surnames": ev["surnames"],
+           "templates": ev["templates"], "share_detail": 1.0, "share_two_thoughts": 0.0,
+           "disclosure_rate": 0.0, "lookalike_rate": 0.0}
+    out["places"] = {"deny_list": ev["places"], "held_out": ev["places"]}
+    out["schools"] = {"deny_list": ev["schools"], "held_out": ev["schools"]}
+    return out
+
+
 def add_comments(df: pd.DataFrame, cfg: dict[str, Any], cb: Codebook,
-                 rng: Callable[..., np.random.Generator]) -> pd.DataFrame:
+                 rng: Callable[..., np.random.Generator],
+                 ccfg: dict[str, Any] | None = None) -> pd.DataFrame:
     """``df`` with ``comment_better`` and ``comment_other`` appended; truth in ``attrs``.
 
     ``rng(*keys)`` is the generator's named-stream factory. Skip logic comes
     from the codebook (``comment_better`` is not asked of 4-7s). The planted
-    truth is ``df.attrs["comment_truth"]`` (columns ``TRUTH_COLUMNS``).
+    truth is :func:`comment_truth` of the result (columns ``TRUTH_COLUMNS``).
     """
-    ccfg = load_comment_config()
+    ccfg = ccfg or load_comment_config()
     n = len(df)
     local = local_deny_lists(cfg, ccfg)
     questions = list(cb.free_text)
@@ -273,8 +287,16 @@ def add_comments(df: pd.DataFrame, cfg: dict[str, Any], cb: Codebook,
     out = df.copy()
     for q in questions:
         out[q] = pd.Series(values[q], index=df.index, dtype=df["survey"].dtype)
-    out.attrs["comment_truth"] = pd.DataFrame(truth, columns=TRUTH_COLUMNS)
+    # rows as tuples: pandas compares and copies ``attrs`` on every operation, which a
+    # DataFrame there would break (see :func:`comment_truth`)
+    out.attrs["comment_truth"] = tuple(tuple(r[c] for c in TRUTH_COLUMNS) for r in truth)
     return out
+
+
+def comment_truth(df: pd.DataFrame) -> pd.DataFrame | None:
+    """The planted truth of a generated extract (None for one without comments)."""
+    rows = df.attrs.get("comment_truth")
+    return None if rows is None else pd.DataFrame(list(rows), columns=TRUTH_COLUMNS)
 
 
 def truth_path(extract: str | Path) -> Path:

@@ -22,7 +22,7 @@ from analysis.comments_eval import score_redaction, score_safeguarding
 from analysis.errors import ExtractError
 from analysis.redact import TAG_RE, redact
 from analysis.safeguarding import flag
-from analysis.synthetic_comments import TRUTH_NAME, local_deny_lists, read_truth
+from analysis.synthetic_comments import TRUTH_NAME, comment_truth, local_deny_lists, read_truth
 from analysis.validation import load_valid_extract, validate_frame
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,7 +124,7 @@ def test_truth_positions_match_the_text(extract: pd.DataFrame, truth: pd.DataFra
 
 def test_committed_truth_is_current() -> None:
     df = synthetic.generate_fixture()
-    expected = synthetic.to_csv_text(df.attrs["comment_truth"]).encode("utf-8")
+    expected = synthetic.to_csv_text(comment_truth(df)).encode("utf-8")
     assert (FIXTURE.parent / TRUTH_NAME).read_bytes() == expected
 
 
