@@ -36,7 +36,7 @@ import re
 import stat
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +163,8 @@ class ReviewSummary:
     kept_approvals: int = 0
     kept_edits: int = 0
     reset_approvals: int = 0
+    #: authorities skipped (a broken parameter file), with the reason
+    failures: list[str] = field(default_factory=list)
 
 
 def review_rows(comments: Any, places: Iterable[str] = (), schools: Iterable[str] = (),
@@ -269,14 +271,17 @@ def write_review(data: Path, params_dir: Path, review_dir: Path,
     _private_dir(review_dir)
     flagged_rows: list[dict[str, Any]] = []
     sg_path = review_dir / "safeguarding.csv"
+    done_failed: set[str] = set()
     keep_sg = [r for r in read_csv_rows(sg_path)] if wanted else []
     for auth in auths:
         if wanted and auth.slug not in wanted:
             continue
         try:
             params = resolve_params(auth, params_dir)
-        except UserError as exc:
-            raise UserError(f"make review: {exc}") from None
+        except UserError as exc:  # one broken file never stops the others
+            summary.failures.append(f"{auth.la_name} [{auth.slug}]: {exc}")
+            done_failed.add(auth.la_code)
+            continue
         year = int(params["survey_year"])
         comments = authority_comments(df, auth.la_code, year)
         fresh = review_rows(comments, params.get("local_places") or (),
@@ -299,7 +304,11 @@ def write_review(data: Path, params_dir: Path, review_dir: Path,
                 summary.flagged += 1
                 flagged_rows.append({**r, "la_code": auth.la_code,
                                      "reason": r["reason"] or "flagged earlier"})
-    done = {a.la_code for a in auths if not wanted or a.slug in wanted}
+    done = {a.la_code for a in auths if (not wanted or a.slug in wanted)
+            and a.la_code not in done_failed}
+    if done_failed:  # keep what was flagged before for the authorities not redone
+        keep_sg += [r for r in read_csv_rows(sg_path) if r.get("la_code") in done_failed
+                    and r not in keep_sg]
     keep_sg = [r for r in keep_sg if r.get("la_code") not in done]
     _write_private(sg_path, _csv_text(keep_sg + flagged_rows, SAFEGUARDING_COLUMNS))
     return summary
@@ -559,7 +568,9 @@ def main(argv: list[str] | None = None) -> int:
           f" Kept {s.kept_approvals:,} approvals and {s.kept_edits:,} edits"
           + (f"; {s.reset_approvals:,} approvals withdrawn because the comment's words changed"
              if s.reset_approvals else "") + ".")
-    return 0
+    for failure in s.failures:
+        print(f"  SKIPPED {failure}", file=sys.stderr)
+    return 1 if s.failures else 0
 
 
 if __name__ == "__main__":

@@ -329,3 +329,13 @@ def test_allocate_quotes_no_duplicates() -> None:
     assert len(shown) == len(set(shown))
     assert all(len(out[d]) == cm.PER_DOMAIN for d in ("relationships", "rights"))
     assert len(out["own_words"]) == cm.OWN_WORDS_MAX
+
+
+def test_review_skips_an_authority_with_a_broken_parameter_file(reviewed: dict) -> None:
+    params, review = reviewed["params"], reviewed["review"]
+    (params / "vellacombe.yaml").write_text("survey_year: 1999\n", encoding="utf-8")
+    summary = cm.write_review(FIXTURE, params, review)
+    assert summary.authorities == 4 and len(summary.failures) == 1
+    assert "vellacombe" in summary.failures[0] and "survey_year" in summary.failures[0]
+    flagged = cm.read_csv_rows(review / "safeguarding.csv")
+    assert any(r["la_code"] == "E99000006" for r in flagged)  # earlier flags kept
