@@ -416,7 +416,9 @@ def plan_jobs(
             "build_date": date,
             "quotes_file": None,
         }
-        quotes_fp = quotes_fingerprint(review_dir, auth.slug, auth.la_code)
+        # approved quotes and the deny-lists they are redacted again with
+        quotes_fp = text_hash(quotes_fingerprint(review_dir, auth.slug, auth.la_code),
+                              params.get("local_places"), params.get("local_schools"))
         fingerprint = text_hash(nb_params | {"code_version": None, "build_date": None},
                                 national_fp, code_fp, renderer, quotes_fp)
         stamp = paths.stamps / f"{auth.slug}.json"
@@ -426,7 +428,12 @@ def plan_jobs(
         ):
             continue
         if review_dir is not None:
-            nb_params["quotes_file"] = str(prepare_quotes(review_dir, auth, params, paths))
+            try:
+                nb_params["quotes_file"] = str(prepare_quotes(review_dir, auth, params, paths))
+            except Exception as exc:  # noqa: BLE001 - isolated: this authority fails, not all
+                failures.append(Outcome(auth.slug, auth.la_name, False, 0.0,
+                                        f"{type(exc).__name__}: {exc}"[:300], "quotes"))
+                continue
         jobs.append(Job(
             kind="authority", slug=auth.slug, name=auth.la_name, params=nb_params,
             fingerprint=fingerprint, out_dir=out_dir, scratch=paths.scratch / auth.slug,

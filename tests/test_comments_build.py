@@ -100,8 +100,17 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
             r["safeguarding"] = "false"
         _write_rows(path, rows)
     second = build(reports, params, review)
-    return {"first": first, "second": second, "nothing": nothing,
-            "everything": published_text(reports), "review": review}
+    everything = published_text(reports)
+    # withdrawing one approval rebuilds that authority only
+    path = review / "northbridge" / "comments.csv"
+    rows = cm.read_csv_rows(path)
+    flagged = {(r["response_id"], r["question"]) for r in cm.read_csv_rows(
+        review / "safeguarding.csv")}
+    next(r for r in rows if (r["response_id"], r["question"]) not in flagged)["approved"] = ""
+    _write_rows(path, rows)
+    third = build(reports, params, review)
+    return {"first": first, "second": second, "third": third, "nothing": nothing,
+            "everything": everything, "review": review}
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +123,9 @@ def words() -> dict[str, list[str]]:
 def test_builds_succeed(builds: dict) -> None:
     for key in ("first", "second"):
         assert builds[key].returncode == 0, builds[key].stderr[-3000:]
-    assert "5 built" in builds["second"].stderr  # approvals changed: every authority rebuilt
+    assert "Summary: 5 built, 1 up to date" in builds["second"].stderr  # every authority
+    assert "Summary: 1 built, 5 up to date" in builds["third"].stderr  # only northbridge
+    assert "northbridge: built" in builds["third"].stderr
 
 
 def test_no_approvals_no_comment_text(builds: dict, words: dict) -> None:
