@@ -3,9 +3,13 @@
 Two renderers produce the same three files (``<stem>.html``, ``<stem>.pdf``,
 ``<stem>.docx``):
 
-* **Quarto** (``quarto render <nb> --to html,typst,docx``), used when the
-  ``quarto`` executable is on PATH. The notebook is written for it: a raw
-  first cell holds the Quarto front matter, callouts use Quarto syntax.
+* **Quarto** (``quarto render <copy> --to html,typst,docx --no-execute``),
+  used when the ``quarto`` executable is on PATH. The notebook is written for
+  it: a raw first cell holds the Quarto front matter, callouts use Quarto
+  syntax. A copy gets the metadata and the house look (Typst partials cut from
+  ``templates/briefing.typ``, the CSS, the reference document) in its front
+  matter; see :func:`quarto_front_matter` and docs/briefing.md. A Quarto
+  failure is never replaced by a pandoc render: it fails, with Quarto's error.
 * **pandoc + Typst** (the fallback, and the only one on machines where Quarto
   cannot be installed). The notebook's visible content is assembled into one
   pandoc-Markdown document (outputs only: code never reaches readers), then
