@@ -665,8 +665,20 @@ def typst_partials(out_dir: Path) -> list[Path]:
     return partials
 
 
+def quarto_filter(out_dir: Path) -> Path:
+    """The project's Lua filter, copied beside the copy Quarto renders.
+
+    On Quarto it renders only the callouts (as the pandoc route does); a
+    relative path because Quarto reads "/..." paths as project-relative.
+    """
+    path = out_dir / LUA_FILTER.name
+    shutil.copyfile(LUA_FILTER, path)
+    return path
+
+
 def quarto_front_matter(front: Mapping[str, Any], overrides: Mapping[str, str],
-                        formats: Sequence[str], partials: Sequence[Path]) -> dict[str, Any]:
+                        formats: Sequence[str], partials: Sequence[Path],
+                        lua_filter: Path | None = None) -> dict[str, Any]:
     """The front matter of the copy Quarto renders: metadata plus the house formats.
 
     The notebook's own keys are kept (``execute`` and the like), the build's
@@ -698,12 +710,18 @@ def quarto_front_matter(front: Mapping[str, Any], overrides: Mapping[str, str],
         },
         "typst": {
             "template-partials": [str(p) for p in partials],
+            # Quarto lifts "##" to a level-1 heading in Typst when a document has
+            # no "#" heading (src/format/typst/format-typst.ts); pandoc does not.
+            "shift-heading-level-by": 0,
             "wrap": "none",
             "keep-typ": False,
             **({"font-paths": fonts} if fonts else {}),
         },
         "docx": {"reference-doc": str(REFERENCE_DOCX)},
     }
+    if lua_filter is not None:
+        for fmt_options in options.values():
+            fmt_options["filters"] = [str(lua_filter)]
     meta["format"] = {QUARTO_FORMATS[fmt]: options[QUARTO_FORMATS[fmt]] for fmt in formats}
     return meta
 
@@ -719,8 +737,52 @@ def _quarto_notebook(nb: dict[str, Any], front: Mapping[str, Any]) -> dict[str, 
             _front_matter(_text(cells[0].get("source"))) is not None:
         cells = cells[1:]
     copy = dict(nb)
-    copy["cells"] = [cell, *(_static_html_outputs(c) for c in cells)]
+    copy["cells"] = [cell, *_label_notebook_tables([_static_html_outputs(c) for c in cells])]
     return copy
+
+
+_TABLE_CAPTION = re.compile(r"^(:|Table:)\s+(?P<text>\S.*?)\s*$")
+
+
+def label_table_captions(markdown: str, start: int = 0) -> tuple[str, int]:
+    """Give each captioned, unlabelled pipe table a ``tbl-`` label; return text and count.
+
+    Quarto removes the caption of a table without a ``tbl-`` label while it
+    parses tables (src/resources/filters/quarto-pre/parsefiguredivs.lua), so
+    the PDF would lose every caption the pandoc route shows ("Table 1: ...").
+    Only a caption line that follows a table (after a blank line) is labelled.
+    """
+    lines = markdown.split("\n")
+    count = start
+    for i, line in enumerate(lines):
+        match = _TABLE_CAPTION.match(line)
+        if not match or "{#" in line:
+            continue
+        before = [ln for ln in lines[max(0, i - 2):i] if ln.strip()]
+        if before and before[-1].lstrip().startswith("|"):
+            count += 1
+            lines[i] = f"{line.rstrip()} {{#tbl-briefing-{count}}}"
+    return "\n".join(lines), count
+
+
+def _label_notebook_tables(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    count = 0
+    labelled = []
+    for cell in cells:
+        if cell.get("cell_type") == "markdown":
+            text, count = label_table_captions(_text(cell.get("source")), count)
+            cell = {**cell, "source": text.splitlines(keepends=True)}
+        elif cell.get("cell_type") == "code" and cell.get("outputs"):
+            outputs = []
+            for output in cell["outputs"]:
+                data = output.get("data") or {}
+                if "text/markdown" in data:
+                    text, count = label_table_captions(_text(data["text/markdown"]), count)
+                    output = {**output, "data": {**data, "text/markdown": text}}
+                outputs.append(output)
+            cell = {**cell, "outputs": outputs}
+        labelled.append(cell)
+    return labelled
 
 
 def _static_html_outputs(cell: dict[str, Any]) -> dict[str, Any]:
@@ -731,6 +793,9 @@ def _static_html_outputs(cell: dict[str, Any]) -> dict[str, Any]:
     (src/core/jupyter/widgets.ts); a briefing must load nothing from outside.
     As a raw HTML block the table still reaches every format.
     """
+    # Papermill's timings would reach the HTML as data attributes: keep tags only.
+    tags = (cell.get("metadata") or {}).get("tags")
+    cell = {**cell, "metadata": {"tags": tags} if tags else {}}
     if cell.get("cell_type") != "code" or not cell.get("outputs"):
         return cell
     outputs = []
@@ -802,7 +867,8 @@ def _render_with_quarto(notebook: Path, out_dir: Path, stem: str, formats: list[
         # are named relative to it (src/command/render/template.ts).
         partial_dir.mkdir()
         partials = [p.relative_to(notebook.parent) for p in typst_partials(partial_dir)]
-        meta = quarto_front_matter(front, overrides, formats, partials)
+        lua_filter = quarto_filter(partial_dir).relative_to(notebook.parent)
+        meta = quarto_front_matter(front, overrides, formats, partials, lua_filter)
         epoch = _source_date_epoch(meta)
         if epoch is not None and "SOURCE_DATE_EPOCH" not in env:
             env["SOURCE_DATE_EPOCH"] = str(epoch)

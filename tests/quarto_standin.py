@@ -32,6 +32,10 @@ wheel), so their own warnings and errors come out as they would under Quarto:
   relative to the (single-file) project folder, i.e. the input's folder, and a
   missing partial is an error (``resolveTemplatePartialPaths``, ``readPartials``
   in template.ts). The .typ is compiled to PDF (src/core/typst.ts).
+* Tables: a table caption without a ``tbl-`` label is removed while Quarto
+  parses tables (src/resources/filters/quarto-pre/parsefiguredivs.lua);
+  a labelled one is kept (numbered by Quarto's crossref; here as written).
+* ``filters`` (Lua) run on the document; a missing one is an error.
 * Word: ``reference-doc`` must exist.
 * Progress and errors go to stderr; ``--quiet`` silences everything, errors
   included; failure exits 1 with "ERROR: ..." lines (src/core/log.ts).
@@ -41,6 +45,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -102,6 +107,49 @@ $endif$  doc,
 )
 """,
 }
+
+
+# Runs a user filter the way Quarto 1.7 does: with a `quarto` Lua module, and
+# with callout divs already parsed into `Callout` nodes (type, title, content,
+# attr) for a `Callout` handler (src/resources/filters/customnodes/callout.lua:
+# the title is the `title` attribute or a leading heading).
+USER_FILTER_RUNNER = r"""
+quarto = { utils = {
+  as_inlines = function(x) return pandoc.Inlines(x or {}) end,
+  as_blocks = function(x) return pandoc.Blocks(x or {}) end,
+} }
+local filters = dofile(USER_FILTER)
+if filters.Div or filters.Callout then filters = { filters } end
+local function callout_node(div)
+  for _, class in ipairs(div.classes) do
+    local kind = class:match("^callout%-(%a+)$")
+    if kind then
+      local content = pandoc.Blocks(div.content)
+      local title = div.attributes["title"] and pandoc.Inlines(div.attributes["title"]) or nil
+      if not title and content[1] and content[1].t == "Header" then
+        title = content[1].content
+        content:remove(1)
+      end
+      return { type = kind, title = title, content = content, attr = div.attr }
+    end
+  end
+end
+local out = {}
+for _, f in ipairs(filters) do
+  local copy = {}
+  for k, v in pairs(f) do copy[k] = v end
+  if f.Callout then
+    local handler, div_handler = f.Callout, f.Div
+    copy.Div = function(div)
+      local node = callout_node(div)
+      if node then return handler(node) end
+      if div_handler then return div_handler(div) end
+    end
+  end
+  table.insert(out, copy)
+end
+return out
+"""
 
 
 class QuartoError(Exception):
@@ -166,6 +214,22 @@ def notebook_markdown(path: Path) -> tuple[dict[str, Any], str]:
     return front, "\n\n".join(blocks)
 
 
+def quarto_tables(markdown: str) -> str:
+    """Drop unlabelled table captions, keep labelled ones (label removed for pandoc)."""
+    lines = markdown.split("\n")
+    out = []
+    for i, line in enumerate(lines):
+        caption = re.match(r"^(:|Table:)\s+\S", line)
+        after_table = any(ln.lstrip().startswith("|") for ln in lines[max(0, i - 2):i])
+        if caption and after_table:
+            label = re.search(r"\s*\{#tbl-[^}]*\}\s*$", line)
+            if not label:
+                continue
+            line = line[: label.start()]
+        out.append(line)
+    return "\n".join(out)
+
+
 def format_date(value: Any, fmt: str | None) -> Any:
     day = None
     if isinstance(value, dt.date):
@@ -210,11 +274,18 @@ def render_format(name: str, input_path: Path, meta: dict[str, Any], markdown: s
         staging = Path(staging_dir)
         source = staging / "input.md"
         header = yaml.safe_dump(doc_meta, allow_unicode=True, sort_keys=False)
-        source.write_text(f"---\n{header}---\n\n{markdown}\n", encoding="utf-8")
+        source.write_text(f"---\n{header}---\n\n{quarto_tables(markdown)}\n", encoding="utf-8")
         cmd = [pandoc_path(), str(source), "--from", "markdown", "--to", PANDOC_TO[name],
                "--standalone", *flags["pandoc_args"]]
         if options.get("wrap"):
             cmd += ["--wrap", str(options["wrap"])]
+        for k, lua in enumerate(options.get("filters") or []):  # relative to the input
+            if not (folder / lua).is_file():
+                raise QuartoError(f"Filter {lua} does not exist")
+            runner = staging / f"user-filter-{k}.lua"
+            runner.write_text(f"local USER_FILTER = {json.dumps(str(folder / lua))}\n"
+                              + USER_FILTER_RUNNER, encoding="utf-8")
+            cmd += ["--lua-filter", str(runner)]
         if name == "html":
             template = Path(options["template"]) if options.get("template") else None
             if template is not None and not template.is_file():

@@ -33,6 +33,7 @@ from analysis.render import (
     RenderError,
     available_renderer,
     build_markdown,
+    label_table_captions,
     quarto_error_detail,
     render_index,
     render_notebook,
@@ -474,6 +475,7 @@ def test_quarto_route(quarto_standin: Path, tmp_path: Path) -> None:
     assert '<p class="date">1 December 2026</p>' in page
     assert "Other Formats" not in page and _local_links(page) == []
     assert 'class="skip-link"' in page and '<main id="content">' in page
+    assert 'class="callout callout-note" role="note"' in page  # as on the pandoc route
     assert "<style" in page and "<link" not in page  # the CSS is embedded
     reader = PdfReader(paths["pdf"])
     assert reader.metadata.title == "Aldwyn & Marsh: briefing"
@@ -526,6 +528,24 @@ def test_quarto_error_detail_picks_error_lines() -> None:
     assert quarto_error_detail("") != ""
 
 
+def test_table_captions_are_labelled_for_quarto(quarto_standin: Path, tmp_path: Path) -> None:
+    text, count = label_table_captions(
+        "| a | b |\n|---|---|\n| 1 | 2 |\n\n: Returns by survey\n\n"
+        "Term\n: a definition, not a caption\n\n| c |\n|---|\n\n: Kept {#tbl-own}\n", 4)
+    assert count == 5
+    assert ": Returns by survey {#tbl-briefing-5}" in text
+    assert ": a definition, not a caption\n" in text and "{#tbl-own}" in text
+    notebook = make_briefing_notebook(tmp_path / "nb")
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    nb["cells"].append({"cell_type": "markdown", "metadata": {},
+                        "source": ["| x | y |\n", "|---|---|\n", "| 1 | 2 |\n", "\n",
+                                   ": Questionnaires returned\n"]})
+    notebook.write_text(json.dumps(nb), encoding="utf-8")
+    paths = render_notebook(notebook, tmp_path / "out", formats=["pdf"], renderer="quarto")
+    text = "\n".join(p.extract_text() for p in PdfReader(paths["pdf"]).pages)
+    assert "Questionnaires returned" in text  # Quarto would drop it without a label
+
+
 def test_quarto_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     assert available_renderer("auto") == "pandoc"
@@ -538,7 +558,7 @@ def test_typst_partials_come_from_the_house_template(tmp_path: Path) -> None:
     assert (template.name, show.name) == ("typst-template.typ", "typst-show.typ")
     style = template.read_text(encoding="utf-8")
     assert "#set page(" in style and "justify: false" in style and "#set table(" in style
-    assert "#let callout(" not in style  # Quarto brings its own callouts
+    assert "#let callout(" in style  # replaces Quarto's: briefing.lua writes the callouts
     assert "$title$" in show.read_text(encoding="utf-8")
 
 
@@ -558,7 +578,12 @@ def test_real_quarto(tmp_path: Path) -> None:
     text = "\n".join(p.extract_text() for p in reader.pages)
     assert "1 December 2026" in text and "Page 1 of" in text and HEADING in text
     assert "Low over-" not in text and "well-be-" not in text  # no hyphenation
-    assert docx.Document(str(paths["docx"])).paragraphs[0].text == "Aldermere: briefing"
+    assert NOTE_TITLE in text and IMPORTANT_TITLE in text and "Low life satisfaction" in text
+    assert 'class="callout callout-note" role="note"' in page
+    assert not re.search(rf"<h\d[^>]*>{NOTE_TITLE}", page)  # a callout title is no heading
+    document = docx.Document(str(paths["docx"]))
+    assert document.paragraphs[0].text == "Aldermere: briefing"
+    assert ("Callout Title", NOTE_TITLE) in [(p.style.name, p.text) for p in document.paragraphs]
     assert sorted(p.name for p in notebook.parent.iterdir()) == ["briefing.ipynb", "figures"]
 
 
