@@ -828,8 +828,8 @@ def quarto_error_detail(stderr: str, limit: int = 600) -> str:
 def _quarto_failure(notebook: Path, formats: Sequence[str], detail: str,
                     log: str = "") -> RenderError:
     return RenderError(
-        f"{notebook}: {','.join(formats)} rendering failed (quarto): {detail} "
-        "(renderer 'quarto'; RENDERER=pandoc renders with pandoc + Typst instead)",
+        f"{notebook}: {','.join(formats)} rendering failed (quarto; RENDERER=pandoc "
+        f"renders with pandoc + Typst instead): {detail}",
         log,
     )
 

@@ -510,7 +510,7 @@ def test_quarto_failure_shows_the_error(quarto_standin: Path, tmp_path: Path) ->
         render_notebook(notebook, out_dir, renderer="quarto")
     message = str(info.value)
     assert "\n" not in message and "no details" not in message
-    assert "(quarto)" in message and "unknown variable: no-such-function" in message
+    assert "(quarto;" in message and "unknown variable: no-such-function" in message
     assert "RENDERER=pandoc" in message
     assert "Output created" not in message and "to: html" not in message  # progress left out
     assert "pandoc" in info.value.log and "no-such-function" in info.value.log
