@@ -737,7 +737,7 @@ def _quarto_notebook(nb: dict[str, Any], front: Mapping[str, Any]) -> dict[str, 
             _front_matter(_text(cells[0].get("source"))) is not None:
         cells = cells[1:]
     copy = dict(nb)
-    copy["cells"] = [cell, *_label_notebook_tables([_static_html_outputs(c) for c in cells])]
+    copy["cells"] = [cell, *_label_notebook_tables([_quarto_cell(c) for c in cells])]
     return copy
 
 
@@ -785,15 +785,16 @@ def _label_notebook_tables(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return labelled
 
 
-def _static_html_outputs(cell: dict[str, Any]) -> dict[str, Any]:
-    """Script-free ``text/html`` outputs (pandas tables) as raw HTML in Markdown.
+def _quarto_cell(cell: dict[str, Any]) -> dict[str, Any]:
+    """A cell as Quarto should see it: tags only, static HTML outputs as Markdown.
 
-    Quarto treats any ``text/html`` output as a possible JavaScript widget and
+    Papermill's metadata (timings) would reach the HTML as data attributes.
+    Script-free ``text/html`` outputs (pandas tables) become raw HTML in
+    Markdown: Quarto treats any ``text/html`` output as a possible JavaScript widget and
     then loads require.js and jQuery from a CDN into the page
     (src/core/jupyter/widgets.ts); a briefing must load nothing from outside.
     As a raw HTML block the table still reaches every format.
     """
-    # Papermill's timings would reach the HTML as data attributes: keep tags only.
     tags = (cell.get("metadata") or {}).get("tags")
     cell = {**cell, "metadata": {"tags": tags} if tags else {}}
     if cell.get("cell_type") != "code" or not cell.get("outputs"):
