@@ -302,7 +302,7 @@ def write_review(data: Path, params_dir: Path, review_dir: Path,
         for r in rows:
             if r["safeguarding"] == "true":
                 summary.flagged += 1
-                flagged_rows.append({**r, "la_code": auth.la_code,
+                flagged_rows.append({**r, "la_code": auth.la_code, "text": r["original"],
                                      "reason": r["reason"] or "flagged earlier"})
     done = {a.la_code for a in auths if (not wanted or a.slug in wanted)
             and a.la_code not in done_failed}

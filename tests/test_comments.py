@@ -249,6 +249,10 @@ def test_review_files(reviewed: dict, extract: pd.DataFrame) -> None:
         assert reader.fieldnames == cm.SAFEGUARDING_COLUMNS
         flagged = list(reader)
     assert flagged and all(r["reason"] for r in flagged)
+    originals = {(r.response_id, q): getattr(r, q) for r in extract.itertuples()
+                 for q in CB.free_text}
+    for r in flagged:  # the original words, for the safeguarding procedure
+        assert r["text"] == originals[(r["response_id"], r["question"])]
 
 
 def test_review_keeps_approvals_and_edits(reviewed: dict, tmp_path: Path) -> None:
