@@ -8,56 +8,56 @@ survey is fitted on *every* authority's answers, once per build
 (``cached_national_models``), and each authority's briefing combines these
 national associations with its own indicator results (``analysis.focus``).
 
-The model (one per survey, see ``plan_models`` for the pooling rule)
+The model (one per survey where its sample allows; ``plan_models`` pools a
+thin survey with its partner and every row of it says so)
 
 * outcome: overall well-being, 0-10, as the spec defines it
   (``analysis.wellbeing``); a second, logistic model for *low* overall
-  well-being (below 5);
-* candidate drivers: every indicator (codebook) the survey asks, coded 1 when
-  the answer meets the indicator's definition and 0 when it does not. The
-  sign is the indicator's own: ``afraid_bullying`` = 1 means "afraid", so its
-  effect is expected to be negative;
+  well-being (below 5), odds ratios only;
+* candidate drivers: every indicator (codebook) the survey asks that is an
+  *experience*, coded 1 when the answer meets the indicator's definition and
+  0 when it does not; near-outcomes (``NEAR_OUTCOMES``: "life is getting
+  better") are never candidates. The sign is the indicator's own:
+  ``afraid_bullying`` = 1 means "afraid", so its effect is expected to be
+  negative;
 * skip logic is kept apart from non-response: a question a survey does not
   ask is not a candidate for that survey (in a pooled model its column is a
-  structural 0 for the other survey's rows, absorbed by the survey control,
-  never counted as "missing"); an answer the indicator leaves out of its base
-  (``base_excludes``, e.g. "no worries") gets its own ``__not_applicable``
-  column; only a blank answer is non-response, imputed 0 with a
-  missing-indicator column (``SimpleImputer(add_indicator=True)``) so the
-  driver's coefficient is estimated from those who answered;
-* controls: age, gender, placement, survey year (all years are fitted
-  together with year as a categorical control: drivers.csv has no year, and
-  one year of the smaller surveys is too thin), time in care (children) or
-  disability (leavers), survey (pooled models). A blank control is its own
-  category.
+  structural 0 for the other survey's rows, never "missing"); an answer the
+  indicator leaves out of its base (``base_excludes``, e.g. "no worries")
+  gets its own ``__not_applicable`` column; only a blank answer is
+  non-response;
+* controls: age, gender, placement, survey year, time in care (children) or
+  disability (leavers), survey (pooled models). A blank categorical control
+  is its own category; a blank age is imputed.
 
-Linear regression (ordinary least squares) so that each effect reads as
-"points on the 0-10 scale": the difference in mean overall well-being
-associated with meeting the indicator, the other indicators and controls held
-constant. It is an **association**, never a cause: children who feel settled
-may differ in ways no survey question captures.
+Methods (``analysis.driver_methods``; docs/drivers.md says why each):
 
-Evaluation (honest: no authority is ever in both training and test data)
+* **within authorities**: authority fixed effects by the within
+  transformation (every column minus its authority mean), so an effect is
+  the association among children of the *same* authority - what a focus
+  area needs - and not differences between authorities; standard errors
+  clustered by authority, t on (authorities - 1) degrees of freedom;
+* **blank answers**: multiple imputation by chained equations
+  (``IterativeImputer``, posterior draws, ``IMPUTATIONS`` completed data
+  sets; the outcome and the authority's means in the imputation model),
+  effects pooled by Rubin's rules; complete-case effects kept for comparison;
+* **importance**: Johnson's relative weights of the drivers in the
+  within-authority model after the controls (shares of R^2 that allow for
+  correlated items), averaged over the imputations; ``rank_low`` /
+  ``rank_high`` the 95% range of ranks over ``BOOTSTRAP`` replicates that
+  resample authorities;
+* **evaluation**: ``GroupKFold`` by authority (no authority in both training
+  and test data): R^2 and MAE out of fold, AUC of the predicted score for low
+  well-being; and a **nonlinear check**, gradient boosting
+  (``HistGradientBoostingRegressor``) fitted on the training authorities with
+  permutation importance on the held-out ones: a different model, so where
+  its ranking disagrees the ``note`` says so.
 
-* ``GroupKFold`` by ``la_code``; R^2 and MAE of the out-of-fold predictions
-  (every answer predicted by a model that never saw its authority), AUC for
-  the low-well-being model; reported with the number of answers and
-  authorities;
-* 95% intervals for effects from statsmodels OLS on the *same* design matrix,
-  with standard errors clustered by authority (answers from one authority are
-  not independent) and a t critical value on (authorities - 1) degrees of
-  freedom, conservative when there are few authorities;
-* permutation importance (``sklearn.inspection.permutation_importance``) on
-  the held-out folds, as a model-agnostic check on the ranking: where it and
-  the model-based ranking disagree by ``DISAGREE_RANKS`` or more places the
-  ``note`` column says so.
-
-``importance`` (drivers.csv) is the **standardised effect**:
-``|effect| x sqrt(p (1 - p))``, where ``p`` is the share of the survey's
-answers meeting the indicator; i.e. the well-being points associated with a
-one-standard-deviation difference in the indicator. A large effect of
-something almost everyone has (or almost no one has) explains little of the
-variation between children, and this weighs that in.
+Linear effects read as "points on the 0-10 scale": the difference in mean
+overall well-being associated with meeting the indicator, the other
+indicators and controls held constant, within an authority. It is an
+**association**, never a cause: children who feel settled may differ in ways
+no survey question captures.
 """
 
 from __future__ import annotations
@@ -92,8 +92,8 @@ DRIVER_COLUMNS = (
     "survey", "indicator", "label", "domain", "direction", "effect", "ci_low", "ci_high", "se",
     "p_value", "importance", "rank", "rank_low", "rank_high", "importance_share",
     "perm_importance", "perm_rank", "effect_complete_cases", "missing_info", "pct_meeting",
-    "n_answered", "n_missing", "odds_ratio_low", "or_ci_low", "or_ci_high", "model", "pooled",
-    "pooled_with", "note",
+    "n_answered", "n_missing", "max_correlation", "most_correlated", "odds_ratio_low",
+    "or_ci_low", "or_ci_high", "model", "pooled", "pooled_with", "note",
 )
 
 # ---- the pooling rule (see plan_models and docs/drivers.md) ----------------
@@ -136,6 +136,12 @@ BOOTSTRAP = 200
 HGB_ITERATIONS = 100
 #: A rank interval this wide or wider is noted as uncertain.
 RANK_UNSTABLE = 4
+#: A driver whose effect interval includes zero but which holds at least this
+#: share (%) of the explained variance is noted as sharing it with correlates.
+SHARED_NOTE_SHARE = 3.0
+#: ...when it correlates at least this much with another candidate (within
+#: authorities, after the controls).
+CORRELATED = 0.2
 #: A ranking difference of this many places or more is noted (when one of the
 #: two ranks is in the top DISAGREE_TOP).
 DISAGREE_RANKS = 3
@@ -683,6 +689,11 @@ def _fit_group(data: pd.DataFrame, group: ModelGroup, random_state: int, cb: Cod
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         importance = np.nanmean(np.vstack(weights), axis=0)
+    # how strongly each driver moves with the others (first completed data set)
+    rxx, _, usable, _ = dm.partial_moments(fits[0].crossproducts.sum(axis=0), drivers_idx,
+                                           controls_idx, outcome_idx)
+    corr = np.zeros((p, p))
+    corr[np.ix_(usable, usable)] = rxx
     boot_w = np.vstack(boot) if boot else np.zeros((0, p))
 
     # --- cross-validation by authority: linear and gradient-boosting predictions
@@ -712,6 +723,9 @@ def _fit_group(data: pd.DataFrame, group: ModelGroup, random_state: int, cb: Cod
         total = float(np.nansum(imp_s))
         for j, c in enumerate(cands):
             m = cb.indicators[c]
+            others = np.abs(corr[ci[j], ci].copy())
+            others[j] = 0.0
+            near = int(np.argmax(others)) if len(others) > 1 else j
             col = d.drivers[sel, ci[j]]
             answered = ~np.isnan(col)
             share = float(col[answered].mean()) if answered.any() else float("nan")
@@ -733,6 +747,8 @@ def _fit_group(data: pd.DataFrame, group: ModelGroup, random_state: int, cb: Cod
                 "missing_info": float(pooled.fraction_missing_info[ci[j]]),
                 "pct_meeting": 100 * share, "n_answered": int(answered.sum()),
                 "n_missing": int((~answered).sum()),
+                "max_correlation": float(others[near]) if len(others) > 1 else 0.0,
+                "most_correlated": cb.indicators[cands[near]].label.lower(),
                 "odds_ratio_low": np.nan, "or_ci_low": np.nan, "or_ci_high": np.nan,
                 "model": group.name, "pooled": group.pooled,
                 "pooled_with": " ".join(t for t in group.surveys if t != s),
@@ -788,19 +804,25 @@ def _note(row: dict[str, Any]) -> str:
     """
     notes = []
     lo, hi = row["ci_low"], row["ci_high"]
+    rank = int(row["rank"])
     if not (np.isfinite(lo) and np.isfinite(hi)):
         notes.append("no interval")
     elif lo <= 0 <= hi:
         notes.append("95% interval includes zero")
+        if (rank <= DISAGREE_TOP and row.get("importance_share", 0) >= SHARED_NOTE_SHARE
+                and row.get("max_correlation", 0) >= CORRELATED):
+            notes.append(f"moves with {row['most_correlated']} (r = "
+                         f"{row['max_correlation']:.2f}): its importance may be variance it "
+                         "shares with that item, its own association could be zero")
     if row.get("pooled_with"):
         notes.append("effect shared with " + " and ".join(
             load_codebook().surveys[t]["short"] for t in row["pooled_with"].split())
             + " (one model for both: too few answers to fit alone)")
     rl, rh = row.get("rank_low"), row.get("rank_high")
-    if rl is not None and np.isfinite(rl) and rh - rl >= RANK_UNSTABLE:
+    if (rl is not None and np.isfinite(rl) and rh - rl >= RANK_UNSTABLE
+            and rank <= DISAGREE_TOP):
         notes.append(f"rank uncertain (ranks {int(rl)} to {int(rh)} in the bootstrap)")
     pr = row.get("perm_rank")
-    rank = int(row["rank"])
     if (pr is not None and not pd.isna(pr) and abs(int(pr) - rank) >= DISAGREE_RANKS
             and min(int(pr), rank) <= DISAGREE_TOP):
         notes.append(f"ranked {rank} by the linear model but {int(pr)} by the "
@@ -988,8 +1010,11 @@ def describe_models(results: DriverResults) -> str:
         f"National driver models fitted on {info.get('n', 0):,} answers with a well-being "
         f"score from {info.get('n_authorities', 0)} authorities (survey years {span}).",
         "Outcome: overall well-being (0 to 10). Each effect is the difference in average "
-        "well-being, in points out of 10, associated with meeting the indicator, other "
-        "indicators and the controls held constant. Associations, not causes.",
+        "well-being, in points out of 10, that goes with meeting the indicator among "
+        "children of the same authority, other indicators and the controls held constant "
+        "(blank answers filled by multiple imputation). Importance is each experience's "
+        "share of the differences in well-being the model accounts for, allowing for "
+        "experiences that go together. Associations, not causes.",
     ]
     for m in results.models.to_dict("records"):
         names = ", ".join(cb.surveys[s]["short"] for s in str(m["surveys"]).split())
@@ -997,7 +1022,32 @@ def describe_models(results: DriverResults) -> str:
               if m["folds"] else "too few authorities for cross-validation")
         lines.append(f"- {m['model']} ({names}): {m['n']:,} answers, {m['n_authorities']} "
                      f"authorities, {cv}; {m['reason']}.")
+    for rec in results.performance.to_dict("records"):
+        sentence = unexplained_sentence(rec.get("cv_r2"), str(rec["survey"]))
+        if sentence:
+            lines.append(f"- {sentence}")
     return "\n".join(lines)
+
+
+def unexplained_sentence(cv_r2: Any, survey: str) -> str:
+    """How much of the differences in well-being the model does *not* account for, plainly.
+
+    Cross-validated R^2 (authorities the model has not seen), in words a
+    director reads: "about 14 in every 100" and, above all, the rest.
+    """
+    if cv_r2 is None or pd.isna(cv_r2):
+        return ""
+    who = load_codebook().surveys[survey]["short"] if survey in load_codebook().surveys \
+        else survey
+    r2 = float(cv_r2)
+    if r2 <= 0.005:
+        return (f"For {who}, the model predicts well-being no better than the average "
+                "does, for authorities it has not seen: read its ranking with caution.")
+    share = max(1, int(round(100 * r2)))
+    return (f"For {who}, the experiences in the model account for about {share} in every "
+            f"100 parts of the differences in well-being between children (checked on "
+            f"authorities the model had not seen); the other {100 - share} go with things "
+            "the survey does not ask about, or chance.")
 
 
 def forest_chart(drivers: pd.DataFrame, survey: str, top: int | None = None) -> Any:
