@@ -1017,7 +1017,15 @@ def drivers_markdown(b: Briefing, top: int = 5) -> str:
             detail = ", ".join(p for p in (phrase,) if p) + local
             items.append(f"{name.lower()}" + (f" ({detail.lstrip(', ')})" if detail else ""))
         if items:
-            lines.append(f"- **{_cap(who(survey))}**: {'; '.join(items)}.")
+            shared = ""
+            partners = top_drivers(d, survey, top).get("pooled_with")
+            named = ([] if partners is None else
+                     [str(v).split() for v in partners.dropna() if str(v).strip()])
+            if named:
+                names = " and ".join(who(t) for t in named[0] if t in load_codebook().surveys)
+                shared = (f" (from one model with {names}: too few answers to model them "
+                          "alone)")
+            lines.append(f"- **{_cap(who(survey))}**{shared}: {'; '.join(items)}.")
     if lines:
         text += ["", "The experiences most strongly associated with well-being, most "
                  "important first (and where this authority's result differs from other "

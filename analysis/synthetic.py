@@ -14,9 +14,12 @@ behaves like a real one. So this module writes one that
   in which well-being depends on planted drivers (feeling settled, a trusted
   adult, bullying, loneliness ...) with documented sizes, a null driver
   (``has_pet``) with no effect at all, modest authority differences, and a
-  handful of large planted authority differences. Tests of the indicator and
+  handful of large planted authority differences, and *correlated* items
+  (shared factors: trusting carers, feeling settled and feeling safe move
+  together, only two of them with an effect). Tests of the indicator and
   driver analysis can then check that they recover what was planted
-  (:func:`planted_differences`, :func:`planted_drivers`);
+  (:func:`planted_differences`, :func:`planted_drivers`,
+  :func:`correlated_pairs`);
 * is **byte-for-byte reproducible**: one seed from the YAML, one random stream
   per named stage (so adding a question does not reshuffle the others), no
   dependence on hash randomisation, dict order of anything but the YAML and

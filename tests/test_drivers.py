@@ -621,3 +621,20 @@ def _check_planted(res: drivers.DriverResults, planted: pd.DataFrame,
         a, b = d.loc[(p["survey"], p["planted"])], d.loc[(p["survey"], p["partner"])]
         assert a["rank"] < b["rank"], p
         assert abs(b["effect"]) < abs(a["effect"]) / 2, p
+
+
+# ---------------------------------------------------------------- synthetic correlated pairs
+def test_synthetic_shared_factors_are_checked_and_listed() -> None:
+    from analysis import synthetic
+
+    cfg = synthetic.load_config()
+    pairs = synthetic.correlated_pairs(cfg)
+    assert {"feel_safe_always", "trust_worker"} <= set(pairs["partner"])
+    planted = synthetic.planted_drivers(cfg, include_null=False)
+    sized = set(zip(planted["survey"], planted["indicator"], strict=True))
+    for p in pairs.to_dict("records"):
+        assert (p["survey"], p["planted"]) in sized
+        assert (p["survey"], p["partner"]) not in sized
+    bad = dict(cfg, shared_factors=[{"name": "x", "loading": 1.0, "questions": ["has_pet"]}])
+    with pytest.raises(synthetic.SyntheticConfigError, match="null driver"):
+        synthetic.generate(bad)
