@@ -1022,9 +1022,10 @@ def drivers_markdown(b: Briefing, top: int = 5) -> str:
             named = ([] if partners is None else
                      [str(v).split() for v in partners.dropna() if str(v).strip()])
             if named:
-                names = " and ".join(who(t) for t in named[0] if t in load_codebook().surveys)
-                shared = (f" (from one model with {names}: too few answers to model them "
-                          "alone)")
+                from analysis.drivers import pooled_phrase
+
+                known = [t for t in named[0] if t in load_codebook().surveys]
+                shared = f" ({pooled_phrase(survey, known)})" if known else ""
             lines.append(f"- **{_cap(who(survey))}**{shared}: {'; '.join(items)}.")
     if lines:
         text += ["", "The experiences most strongly associated with well-being, most "

@@ -815,9 +815,7 @@ def _note(row: dict[str, Any]) -> str:
                          f"{row['max_correlation']:.2f}): its importance may be variance it "
                          "shares with that item, its own association could be zero")
     if row.get("pooled_with"):
-        notes.append("effect shared with " + " and ".join(
-            load_codebook().surveys[t]["short"] for t in row["pooled_with"].split())
-            + " (one model for both: too few answers to fit alone)")
+        notes.append(pooled_phrase(row["survey"], row["pooled_with"].split()))
     rl, rh = row.get("rank_low"), row.get("rank_high")
     if (rl is not None and np.isfinite(rl) and rh - rl >= RANK_UNSTABLE
             and rank <= DISAGREE_TOP):
@@ -1027,6 +1025,16 @@ def describe_models(results: DriverResults) -> str:
         if sentence:
             lines.append(f"- {sentence}")
     return "\n".join(lines)
+
+
+def pooled_phrase(survey: str, partners: list[str]) -> str:
+    """'effect shared with children aged 8 to 11 (one model for both: ...)', never silent."""
+    surveys = load_codebook().surveys
+    thin = [t for t in [survey, *partners] if t in POOL_PARTNERS]
+    who_thin = " and ".join(surveys[t]["short"] for t in thin) or "one of them"
+    return ("effect shared with " + " and ".join(surveys[t]["short"] for t in partners)
+            + f" (one model for both: {who_thin} had too few answers for a model of "
+            "their own)")
 
 
 def unexplained_sentence(cv_r2: Any, survey: str) -> str:
