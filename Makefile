@@ -78,6 +78,7 @@ bless: setup ## Re-execute the golden nbval notebooks after an intended change
 
 clean-reports: ## Delete built reports (keeps parameter files)
 	rm -rf $(REPORTS_DIR)/* $(REPORTS_DIR)/.build
+	@$(PY) -c "import shutil, sys; from analysis.build import build_dir; shutil.rmtree(build_dir(sys.argv[1]), ignore_errors=True)" $(REPORTS_DIR)
 
 clean: clean-reports ## Delete generated data, reports and the virtual environment
 	rm -rf $(VENV) data/synthetic .pytest_cache .ruff_cache
