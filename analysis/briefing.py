@@ -821,7 +821,8 @@ def cover_markdown(b: Briefing) -> str:
         rows.append(row)
     table = pipe_table(pd.DataFrame(rows), "Questionnaires returned in this authority",
                        right=("Answers", "Response rate"))
-    note = ("\n\n[c] = fewer than five answers, not shown to protect children's privacy."
+    note = ("\n\n[c] = fewer than five answers, or a number that would let one be worked "
+            "out, not shown to protect children's privacy."
             if (b.answers["answers"].isna()).any() else "")
     if b.cohort_sizes:
         note += ("\n\nResponse rate = answers as a share of the children eligible to take "

@@ -4,62 +4,56 @@ Children in care are few in any one authority, so a table of their answers
 can identify a child. Every published figure passes through this module; the
 thresholds live here and nowhere else.
 
+The rule (interfaces.md): anyone may download every published file at once.
+No count of 1 to 4 children, giving an answer or not giving it, and no
+withheld figure may be recoverable exactly or to within 2 by combining them.
+``tests/attacker.py`` tries every known way of combining them on every build.
+
 Rules
 -----
-1. **A percentage needs a base of at least ``MIN_BASE`` (10) answers and a
-   numerator that is not a small count.** ``suppress_rates`` blanks the
-   percentage, its interval, the comparison figures (``others_*``, p-value)
-   and the numerator ``k`` of any row whose base ``n`` is under 10 *or*
-   whose ``k`` is 1 to ``MIN_COUNT`` - 1 (1-4): a published percentage and
-   base give ``k`` away (``k = pct x n``), so "no count of 1-4" must hold
-   for numerators as well as for bases. The row gets ``flag`` =
-   ``suppressed`` and ``suppressed`` = True either way (``rate_suppressed``
-   decides, for every caller). ``k = 0`` is published (0% is not a small
-   group of children). The base itself stays visible when it is 5 or more
-   (so a reader sees *why* nothing is shown; a base of 10+ is not disclosive
-   by itself) but is blanked when it is 1-4 (rule 2). The same test hides
-   a change since the last survey when *either* year fails it
-   (``indicators.la_change``), leaves an authority out of a national funnel
-   plot (``national.funnel_data``) and keeps it from being a focus area
-   (``focus``). Pooled "other authorities" and general-population figures
-   are not subject to it: they pool many authorities.
-
-   Only the numerator is tested, not its complement ``n - k`` (e.g. 38 of
-   40 = 95% is published although 2 children did *not* give the answer).
-   This is deliberate: it is standard practice in the DfE's children looked
-   after statistics to suppress small numerators, and suppressing both tails
-   would hide most high-percentage indicators (trusted adult, feeling safe)
-   in smaller authorities. It is a one-line change in ``rate_suppressed``
-   if a stricter rule is wanted.
-2. **Counts of 1-4 are never published** (``MIN_COUNT`` = 5). Zero is
-   published: it is not a small group of identifiable people.
-3. **Secondary suppression.** When a table publishes a total, a single
-   suppressed cell in a line could be recovered by subtracting the other
-   cells from the total. So, in every line (row or column) that has a
-   published total, if exactly one entry is suppressed the next smallest
-   non-zero entry of that line is suppressed too (ties broken by position);
-   this is repeated until no line has exactly one suppressed entry, because
-   each new suppression can expose another line. Totals are suppressed only
-   when a line has no other cell left to suppress.
-
-   * Count tables with margins (e.g. answers by survey x gender):
-     ``protect_count_table``; both rows and columns, including the totals row
-     and column, are lines.
-   * Breakdowns of an indicator by group (girls/boys, placement, age band):
-     the authority's overall n and % are published in ``indicators.csv``, so
-     the groups of one indicator form a line against that total (overall
-     ``k`` = overall % x overall n). A group suppressed by rule 1 (a base
-     under 10, or a ``k`` of 1-4) is a suppressed cell; if it is the only
-     one in its line, the next smallest group is suppressed as well (base
-     *and* percentage), so neither its n nor its k can be recovered by
-     subtraction. In a breakdown every suppressed group loses its base too,
-     also when the base is 10 or more, because the groups' bases add up to
-     the published overall base. (``suppress_breakdowns``.) A line counts
-     as having a published total whenever the overall *base* is published,
-     even if the overall percentage is itself suppressed: the cautious
-     choice. Answers with the grouping question left blank are not a
-     published group; treating the groups as if they summed to the total is
-     the cautious assumption.
+1. **A percentage needs a base of at least ``MIN_BASE`` (10) answers, and
+   neither the children giving the answer (``k``) nor those not giving it
+   (``n - k``) may be 1 to ``MIN_COUNT`` - 1 (1-4)** (``rate_suppressed``):
+   a published percentage and base give both away (93.3% of 30 says 2
+   children did not give the answer). 0% and 100% are published (no small
+   group is singled out). The row's percentage, interval and numerator are
+   blanked, ``flag`` = ``suppressed``, ``suppressed`` = True
+   (``suppress_rates``). The base stays visible when it is 5 or more (so a
+   reader sees *why*), blanked when 1-4 (rule 2).
+2. **Counts of 1-4 are never published** (``MIN_COUNT`` = 5); zero is.
+3. **What the shown figures imply is protected too (secondary suppression).**
+   * Count tables with margins: no line (row or column, totals included)
+     has exactly one suppressed entry (``protect_count_table``).
+   * Breakdowns of a measure by group (``suppress_breakdowns``): the groups
+     add up to the authority's published figure, so the withheld groups'
+     combined base, count and complement (total minus the shown groups) must
+     not be 0-4 either (``breakdown_remainders``); a lone suppressed group
+     takes the next smallest with it; a withheld group loses its base too.
+   * Bands of one 0-10 scale (low, high, very high; the middle band is never
+     a row but is the base minus the others): the middle band may not be
+     1-4, and withheld bands plus the middle band must come to 5 or more
+     (``band_suppression``). A change row shows an earlier year's bands of a
+     scale all or none (``indicators._whole_band_scales``).
+   * A change since the last survey is withheld when either year is.
+4. **Pooled figures cannot be inverted** (``comparator_precision``,
+   ``pooled_comparator``, ``pooled_count``). The comparator every authority
+   publishes (``others_pct``) is *one national figure* per survey, measure
+   and year (and per group in breakdowns), the same for all: the exact
+   "all other authorities" figure, different for each authority, pins the
+   national count by intersecting intervals, and the national count minus
+   the shown counts gives the withheld ones. The national figure is rounded
+   to the finest of ``COMPARATOR_STEPS`` (1, 2, 5, 10 percentage points)
+   for which, whatever rounding cell the true total could fall in, every
+   entry a reader does not hold stays at least ``MIN_COUNT`` wide; else it
+   is withheld, as it is on fewer than ``MIN_BASE`` answers. The test runs
+   over every possible cell, so which step is used says nothing about the
+   withheld counts. Counts (national answers) are rounded the same way
+   (``COUNT_STEPS``: nearest 10 or coarser). The same function decides any
+   other comparator column (e.g. a case-mix ``expected_pct``): pass it the
+   pool's counts, bases and which entries readers do not hold.
+5. **Funnel plots** draw only figures the authorities publish; the others
+   are counted, by side of the national line where that is safe
+   (``national.hidden_sides``).
 
 Human-facing tables show a suppressed cell as ``[c]`` (the Government
 Statistical Service symbol for "confidential"; notes for readers say "fewer
@@ -69,11 +63,8 @@ general-population comparator) as ``[x]``: ``display_table``.
 Machine-readable CSVs leave suppressed cells empty and carry
 ``suppressed = true`` (interfaces.md).
 
-Not covered here: the national briefing's own totals. If it publishes exact
-national n and k for a survey and year, an authority suppressed in its own
-briefing could in principle be recovered as national total minus every other
-authority's published figures; the national tables should therefore be
-rounded or published as percentages only.
+The build keeps the unsuppressed tables outside ``REPORTS_DIR``
+(``analysis.build.build_dir``), so the reports folder can be served as it is.
 """
 
 from __future__ import annotations

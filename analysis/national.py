@@ -182,7 +182,10 @@ def funnel_data(
     withheld = withheld_rows(rows)
     national, step = national_figure(rows)
     keep = has & ~withheld
-    points = pd.DataFrame({"n": n[keep].astype(int), "pct": pct[keep]})
+    from analysis.indicators import round1
+
+    # At the precision the authorities' own files publish (one decimal), no finer.
+    points = pd.DataFrame({"n": n[keep].astype(int), "pct": round1(pct[keep])})
     if np.isfinite(national):
         for level, col in zip(LEVELS, ("zone95", "zone998"), strict=True):
             points[col] = outside_limits(points["pct"], points["n"], national, level, method)

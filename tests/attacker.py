@@ -366,7 +366,20 @@ def _group_pools(files: dict[str, pd.DataFrame], rows: pd.DataFrame, found: Find
     total = pd.MultiIndex.from_frame(brk[line[:4]])
     brk["bound"] = idx.reindex(total).to_numpy() - shown_n.to_numpy()
     pool_keys = ["survey_year", "survey", "indicator", "by", "group"]
+    # Authorities with answers that year (their figures or change.csv show it) but no
+    # breakdown for it are in the pool too, each group's base at most the authority's.
+    lines = set(zip(brk["la_code"], brk["survey_year"].astype(int), brk["survey"],
+                    brk["indicator"], strict=True))
+    present = rows[[(r.la_code, int(r.survey_year), r.survey, r.indicator) not in lines
+                    for r in rows.itertuples()]]
+    extra = {key: grp["n"].fillna(4).to_numpy() for key, grp in present.groupby(
+        ["survey_year", "survey", "indicator"])}
     for key, pool in brk.groupby(pool_keys):
+        unseen = extra.get((key[0], key[1], key[2]))
+        if unseen is not None and len(unseen):
+            pool = pd.concat([pool, pd.DataFrame({
+                "la_code": "?", "n": np.nan, "k": np.nan, "others_pct": np.nan,
+                "bound": unseen})], ignore_index=True)
         hidden = pool[pool["k"].isna()]
         vals = pool["others_pct"].dropna()
         if hidden.empty or vals.empty:
@@ -387,7 +400,7 @@ def _group_pools(files: dict[str, pd.DataFrame], rows: pd.DataFrame, found: Find
         if lo > hi:
             continue
         for (_, h), size in zip(hidden.iterrows(), sizes, strict=True):
-            if not np.isfinite(size):
+            if not np.isfinite(size) or h["la_code"] == "?":
                 continue
             gkey = ("group", h["la_code"], int(key[0]), key[1], key[2], key[3], str(key[4]))
             found.narrow(gkey, max(0, lo - s - (w - size)), min(size, hi - s), int(size))
@@ -421,10 +434,10 @@ def _funnels(files: dict[str, pd.DataFrame], rows: pd.DataFrame, found: Findings
     if fun is None or rows.empty:
         return
     pts = fun[pd.to_numeric(fun["n"], errors="coerce").notna()]
-    published = {(int(r.survey_year), r.survey, r.indicator, int(r.n), round(float(r.pct), 1))
+    published = {(int(r.survey_year), r.survey, r.indicator, int(r.n), float(r.pct))
                  for r in rows.itertuples() if np.isfinite(r.n) and np.isfinite(r.pct)}
     for r in pts.itertuples():
-        key = (int(r.survey_year), r.survey, r.indicator, int(r.n), round(float(r.pct), 1))
+        key = (int(r.survey_year), r.survey, r.indicator, int(r.n), float(r.pct))
         if key not in published:
             found.funnel.append(key)
         k = _k(float(r.pct), float(r.n))
