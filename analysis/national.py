@@ -535,6 +535,28 @@ def show(text: str) -> None:
     _show(text)
 
 
+def national_pct_text(row: Any) -> str:
+    """A published national % as its precision allows: '36%', 'about 35%', 'under 5%'.
+
+    A figure rounded to more than 1 point is a range (35 at step 5 is 32.5
+    to 37.5), so it is said as one; 0 and 100 at a coarse step would
+    otherwise read as "none" and "all".
+    """
+    from analysis.text import fmt_pct
+
+    get = row.get if hasattr(row, "get") else (lambda k, d=None: getattr(row, k, d))
+    pct, step = float(get("pct")), float(get("pct_step", np.nan) or np.nan)
+    if not np.isfinite(pct):
+        return "[c]"
+    if not np.isfinite(step) or step <= 1:
+        return fmt_pct(pct)
+    if pct <= 0:
+        return f"under {step / 2:g}%"
+    if pct >= 100:
+        return f"over {100 - step / 2:g}%"
+    return f"about {pct:g}%"
+
+
 def _rate(n: National, survey: str, measure: str) -> dict[str, Any] | None:
     sel = n.rates[(n.rates["survey"] == survey) & (n.rates["indicator"] == measure)]
     if sel.empty or not np.isfinite(sel["pct"].iloc[0]):
@@ -584,11 +606,11 @@ def key_messages(n: National) -> list[str]:
     for survey in ("ylyc_11_17", "ylbc"):
         r = _rate(n, survey, "low_overall_wellbeing")
         if r:
-            text = (f"{quantity(r['pct'], who(survey))} ({fmt_pct(r['pct'])}) have low overall "
+            text = (f"{quantity(r['pct'], who(survey))} ({national_pct_text(r)}) have low overall "
                     "well-being")
             extra = _rate(n, survey, "low_life_satisfaction")
             if extra and np.isfinite(extra.get("genpop_pct", np.nan)):
-                text += (f", and {in_n(extra['pct'])} ({fmt_pct(extra['pct'])}) have low life "
+                text += (f", and {in_n(extra['pct'])} ({national_pct_text(extra)}) have low life "
                          f"satisfaction against {fmt_pct(extra['genpop_pct'])} of young people "
                          "of the same age in general")
             out.append(text[:1].upper() + text[1:] + ".")
@@ -664,27 +686,32 @@ def rates_markdown(n: National) -> str:
         row = {"Measure": cb.measure(mid).label}
         for s in surveys:
             hit = sel[sel["survey"] == s]
-            row[tags.get(s, s)] = fmt_pct(hit["pct"].iloc[0]) if not hit.empty and np.isfinite(
-                hit["pct"].iloc[0]) else "[x]"
+            # [x]: not asked of this age group; [c]: asked, but withheld (disclosure).
+            row[tags.get(s, s)] = "[x]" if hit.empty else (
+                national_pct_text(hit.iloc[0]) if np.isfinite(hit["pct"].iloc[0]) else "[c]")
         rows.append(row)
     table = pd.DataFrame(rows)
     gp = n.rates[n.rates["genpop_pct"].notna() & n.rates["pct"].notna()]
     gp_rows = pd.DataFrame({
         "Measure": [cb.measure(m).label for m in gp["indicator"]],
         "Who": [cb.surveys[s]["short"].capitalize() for s in gp["survey"]],
-        "In care or care leavers": [fmt_pct(v) for v in gp["pct"]],
+        "In care or care leavers": [national_pct_text(r) for _, r in gp.iterrows()],
         "General population": [fmt_pct(v) for v in gp["genpop_pct"]],
     })
     trend = n.trend.pivot_table(index="survey", columns="survey_year", values="pct")
     trend = trend.loc[[s for s in cb.surveys if s in trend.index]]
     trend_table = pd.DataFrame({"Who": [tags.get(s, s) for s in trend.index]})
     for year in trend.columns:
-        trend_table[str(int(year))] = [fmt_pct(v) if np.isfinite(v) else "[x]"
-                                       for v in trend[year]]
+        steps = n.trend.pivot_table(index="survey", columns="survey_year", values="pct_step")
+        trend_table[str(int(year))] = [
+            national_pct_text({"pct": v, "pct_step": steps.get(year, {}).get(s, np.nan)})
+            if np.isfinite(v) else "[c]" for s, v in trend[year].items()]
     text = [
         "## The national picture", "",
         f"The share of children giving each answer in {n.survey_year}, all authorities "
-        "together ([x] = not asked of this age group).", "",
+        "together, to the nearest whole per cent or more coarsely where a finer figure could "
+        "give a hidden one away ([x] = not asked of this age group; [c] = withheld to "
+        "protect small numbers).", "",
         pipe_table(table, f"National results by age group, {n.survey_year}",
                    right=[c for c in table.columns if c != "Measure"]),
     ]
