@@ -87,6 +87,17 @@ def test_a_one_answer_extract_publishes_no_percentages(tmp_path: Path) -> None:
             if col in frame.columns:
                 assert frame[col].isna().all(), (path, col)
     _nothing_recovered(score(tmp_path, tables))
+    # The national briefing of such an extract prints no 100% / 0% tables on a base of 1.
+    from analysis import indicators
+    from analysis import national as nat
+
+    indicators.write_national_tables(tables, tmp_path / "work")
+    n = nat.prepare(national_dir=tmp_path / "work", out_dir=tmp_path / "nat")
+    text = "\n".join([nat.cover_markdown(n), nat.key_messages_markdown(n),
+                      nat.rates_markdown(n), nat.variation_markdown(n)])
+    assert "%" not in text.replace("[c]", "").split("## How much")[0].replace(
+        "whole per cent", ""), text
+    assert "about 0 children" not in text and "1 authorities" not in text
 
 
 @pytest.mark.skipif(not (ROOT / "data" / "synthetic" / "extract.csv").exists(),
