@@ -222,13 +222,16 @@ def secondary_suppression(
     return mask
 
 
-def protect_count_table(counts: pd.DataFrame, total_label: str = "Total") -> pd.DataFrame:
+def protect_count_table(counts: pd.DataFrame, total_label: str = "Total",
+                        withheld: pd.DataFrame | None = None) -> pd.DataFrame:
     """A count table with margins added and rules 2 and 3 applied.
 
     ``counts`` holds whole numbers (rows x columns, e.g. surveys x gender).
     Returns the table with a totals row and column, suppressed entries as
     ``<NA>`` (Int64). Every row and every column, the totals row and column
-    included, is a line for secondary suppression.
+    included, is a line for secondary suppression. ``withheld`` marks cells
+    (by row and column label) that must be hidden whatever their count,
+    because another published table hides them.
     """
     body = counts.fillna(0).astype("int64")
     table = body.copy()
@@ -239,7 +242,11 @@ def protect_count_table(counts: pd.DataFrame, total_label: str = "Total") -> pd.
     row_id = np.repeat(np.arange(n_rows), n_cols)
     col_id = np.tile(np.arange(n_cols), n_rows)
     is_total = (row_id == n_rows - 1) | (col_id == n_cols - 1)
-    mask = secondary_suppression(vals, small_count(vals), [row_id, col_id], is_total)
+    primary = small_count(vals)
+    if withheld is not None:  # cells another published table already hides
+        extra = withheld.reindex(index=table.index, columns=table.columns, fill_value=False)
+        primary = primary | extra.fillna(False).to_numpy(bool).ravel()
+    mask = secondary_suppression(vals, primary, [row_id, col_id], is_total)
     out = table.astype("Int64")
     out = out.mask(mask.reshape(n_rows, n_cols))
     return out

@@ -767,12 +767,35 @@ def la_profile(
                     + [c for c in wide.columns if c not in order]]
     else:
         wide = wide[sorted(wide.columns)]
-    table = protect_count_table(wide)
+    table = protect_count_table(wide, withheld=_profile_withheld(tables, la_code, survey_year,
+                                                                 by, wide))
     table.index = [cb.surveys[s]["short"].capitalize() if s in cb.surveys else s
                    for s in table.index]
     table.columns = [group_label(by, c) if c != "Total" else c for c in table.columns]
     table.index.name = "Survey"
     return table
+
+
+def _profile_withheld(tables: dict[str, pd.DataFrame], la_code: str, survey_year: int,
+                      by: str, wide: pd.DataFrame) -> pd.DataFrame | None:
+    """Groups the authority's breakdowns withhold, withheld in its profile table too.
+
+    For a question everyone answered, a group's base in ``breakdowns.csv``
+    is its count in the profile; a cell the profile shows would then
+    uncover a group the breakdowns hide (and the other way round), so the
+    profile starts from every group any breakdown of that survey withholds.
+    """
+    if "breakdowns" not in tables or by not in BREAKDOWN_VARS:
+        return None
+    brk = la_breakdowns(tables, la_code, survey_year, by=by)
+    hidden = brk[brk["suppressed"]].groupby("survey")["group"].agg(set)
+    mask = pd.DataFrame(False, index=wide.index, columns=wide.columns)
+    for survey, groups in hidden.items():
+        if survey in mask.index:
+            for g in groups:
+                if g in mask.columns:
+                    mask.loc[survey, g] = True
+    return mask
 
 
 def readable_table(rows: pd.DataFrame, codebook: Codebook | None = None) -> pd.DataFrame:
