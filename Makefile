@@ -32,6 +32,7 @@ help: ## List the targets and the variables they take
 	@echo "  REPORTS_DIR   where outputs go [reports]"
 	@echo "  JOBS          authorities built at once [number of cores: $(JOBS)]"
 	@echo "  RENDERER      quarto | pandoc | auto [auto: Quarto when installed, else pandoc + Typst]"
+	@echo "  BUILD_DIR     the build's private working files, never published [.cache/build/<key of REPORTS_DIR>]"
 
 setup: $(VENV)/.installed ## Create the virtual environment and install everything (run once)
 
