@@ -297,13 +297,13 @@ def wellbeing_sentence(row: Mapping[str, Any], extra: Mapping[str, Any] | None =
     group = who(str(row["survey"]))
     pct = float(row["pct"])
     flag = str(row.get("flag"))
+    national = ("" if _missing(row.get("others_pct"))
+                else f" ({fmt_pct(row['others_pct'])} across all authorities)")
     if flag == "similar":
-        compare = (f"similar to other authorities ({fmt_pct(row['others_pct'])} across all "
-                   "authorities)")
+        compare = f"similar to other authorities{national}"
     else:
         word = "better" if flag == "better" else "worse"
-        compare = (f"{word} than other authorities ({fmt_pct(row['others_pct'])} across all "
-                   "authorities)")
+        compare = f"{word} than other authorities{national}"
     text = f"{_cap(quantity(pct, group))} ({fmt_pct(pct)}) {measure.statement}, {compare}"
     if extra is not None and not _missing(extra.get("pct")) and not _missing(
         extra.get("genpop_pct")
