@@ -191,7 +191,7 @@ def la_vs_others_chart(
             for k, s in FLAG_STYLE.items()
         ] + [Line2D([], [], marker=OTHERS_STYLE["marker"], markerfacecolor="white",
                     markeredgecolor="black", linestyle="", markersize=7,
-                    label="Other authorities (pooled)")]
+                    label="All authorities (national figure)")]
         if expected:
             handles.append(Line2D([], [], marker=EXPECTED_STYLE["marker"],
                                   color=EXPECTED_STYLE["color"], markeredgewidth=2.2,
