@@ -139,13 +139,20 @@ def casemix_expectation(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
         rate = (c["Ko"] + CELL_PRIOR * p_o) / (c["No"] + CELL_PRIOR)
         pooled = (c["T"] + CELL_PRIOR * p_o) / (c["N"] + CELL_PRIOR)
         c["e"] = c["n"] * rate
+        # The published expectation uses one standard for every authority: all
+        # authorities' rate per cell (this one's children included, as in a
+        # standardised ratio), so no authority's figure is an "all but this one"
+        # rate that could be subtracted from another's (analysis.disclosure).
+        p_all = np.where(stratum["n"] > 0, stratum["k"] / stratum["n"], 0.0)
+        c["e_pub"] = c["n"] * (c["T"] + CELL_PRIOR * p_all) / (c["N"] + CELL_PRIOR)
         c["e_var"] = c["n"] ** 2 * rate * (1 - rate) / (c["No"] + CELL_PRIOR)
         c["mu"] = c["n"] * c["T"] / c["N"]
         c["v"] = np.where(c["N"] > 1, c["n"] * c["No"] * c["T"] * (c["N"] - c["T"])
                           / (c["N"] ** 2 * (c["N"] - 1)), 0.0)
         c["g_var"] = c["n"] * pooled * (1 - pooled) * (1 + c["n"] / (c["No"] + CELL_PRIOR))
     rows = c.groupby(KEYS, sort=False).agg(
-        expected=("e", "sum"), expected_var=("e_var", "sum"), null_mean=("mu", "sum"),
+        expected=("e", "sum"), expected_pub=("e_pub", "sum"), expected_var=("e_var", "sum"),
+        null_mean=("mu", "sum"),
         null_var=("v", "sum"), gap_var=("g_var", "sum")).reset_index()
     return rows, c
 
@@ -224,6 +231,8 @@ def casemix_tests(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     e = out["expected"].to_numpy("float64")
     with np.errstate(divide="ignore", invalid="ignore"):
         out["expected_pct"] = np.where(n > 0, 100 * e / n, np.nan)
+        out["expected_pub_pct"] = np.where(
+            n > 0, 100 * out["expected_pub"].to_numpy("float64") / n, np.nan)
         half = 1.959963984540054 * np.sqrt(out["expected_var"].to_numpy("float64")) / n
         out["expected_low"] = np.clip(out["expected_pct"] - 100 * half, 0, 100)
         out["expected_high"] = np.clip(out["expected_pct"] + 100 * half, 0, 100)
@@ -248,7 +257,8 @@ def casemix_tests(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     out["p_upper"] = np.where(valid, upper, np.nan)
     out["p_value"] = np.where(valid, np.minimum(1.0, 2 * np.minimum(lower, upper)), np.nan)
     out["test"] = np.where(small, "exact", np.where(valid, "normal", ""))
-    return out.drop(columns=["expected", "expected_var", "null_mean", "null_var"])
+    return out.drop(columns=["expected", "expected_pub", "expected_var", "null_mean",
+                             "null_var"])
 
 
 # ---------------------------------------------------------------- chance control

@@ -55,6 +55,7 @@ from analysis.disclosure import (
     pooled_comparator,
     protect_count_table,
     rate_suppressed,
+    round_to_step,
     small_base,
     small_count,
     suppress_breakdowns,
@@ -81,15 +82,17 @@ CHANGE_COLUMNS = (
 COMPARISON_COLUMNS = (
     "la_code", "la_name", "survey_year", "survey", "indicator", "kind", "domain", "direction",
     "n", "k", "pct", "ci_low", "ci_high", "others_n", "others_k", "others_pct", "genpop_pct",
-    "expected_pct", "expected_low", "expected_high", "gap_pp", "gap_var", "test", "p_lower",
-    "p_upper", "p_value", "q_value", "family_size", "flag", "certainty", "shrunk_gap_pp",
-    "shrunk_low", "shrunk_high", "withheld", "known", "national_pct", "national_step",
+    "expected_pct", "expected_low", "expected_high", "expected_pub_pct", "gap_pp", "gap_var",
+    "test", "p_lower", "p_upper", "p_value", "q_value", "family_size", "flag", "certainty",
+    "shrunk_gap_pp", "shrunk_low", "shrunk_high", "withheld", "known", "national_pct",
+    "national_step",
 )
 #: Change-table columns the national stage adds to the published ones (internal).
 CHANGE_EXTRA_COLUMNS = ("did_pp", "trend_pp", "method", "p_lower", "p_upper", "p_value",
                         "q_value", "certainty")
 #: Statistics blanked with a suppressed percentage (besides disclosure.RATE_COLUMNS).
-FAIR_RATE_COLUMNS = ("expected_pct", "expected_low", "expected_high", "gap_pp", "gap_var",
+FAIR_RATE_COLUMNS = ("expected_pct", "expected_low", "expected_high", "expected_pub_pct",
+                     "gap_pp", "gap_var",
                      "p_lower", "p_upper", "q_value", "shrunk_gap_pp", "shrunk_low",
                      "shrunk_high", "did_pp", "trend_pp")
 POWER_COLUMNS = ("la_code", "survey_year", "survey", "n", "family_size", "rate_pct",
@@ -692,7 +695,18 @@ def la_indicators(
     rows = _published_comparator(rows)
     for col in ("pct", "ci_low", "ci_high", "genpop_pct"):
         rows[col] = round1(rows[col].astype("float64"))
-    rows["expected_pct"] = round0(rows["expected_pct"])
+    # Published: against one national standard per cell (every authority's children,
+    # this one's included), to the whole percent, so that no authority's figure is an
+    # "all but this one" rate (the test itself compares with the other authorities).
+    # It is no finer than the national comparator disclosure control allows (its step),
+    # and blank where that comparator is withheld.
+    pub = (pd.to_numeric(rows["expected_pub_pct"], errors="coerce")
+           if "expected_pub_pct" in rows.columns else pd.Series(np.nan, index=rows.index))
+    step = (pd.to_numeric(rows["national_step"], errors="coerce")
+            if "national_step" in rows.columns else pd.Series(np.nan, index=rows.index))
+    rows["expected_pct"] = [
+        round_to_step(float(v), max(1.0, float(st))) if np.isfinite(v) and np.isfinite(st)
+        else np.nan for v, st in zip(pub, step, strict=True)]
     rows = suppress_rates(rows, extra_mask=_withheld(rows),
                           columns=(*_RATE_ONLY, *FAIR_RATE_COLUMNS))
     rows["survey_year"] = rows["survey_year"].astype("int64")

@@ -96,15 +96,21 @@ def findings(tables, drivers):  # noqa: ANN001, ANN201
     comp = tables["comparisons"]
     latest = comp.groupby("la_code")["survey_year"].max().rename("latest")
     comp = comp.join(latest, on="la_code")
-    comp = comp[(comp["survey_year"] == comp["latest"]) & ~rate_suppressed(comp["n"], comp["k"])]
+    shown = ~rate_suppressed(comp["n"], comp["k"])
+    if "withheld" in comp.columns:  # the national stage's disclosure decision, where made
+        shown = shown & ~comp["withheld"].astype(bool).to_numpy()
+    comp = comp[(comp["survey_year"] == comp["latest"]) & shown]
     out = pd.DataFrame(index=latest.index)
     out["better"] = comp[comp["flag"] == "better"].groupby("la_code").size()
     out["worse"] = comp[comp["flag"] == "worse"].groupby("la_code").size()
     out["tests"] = comp.groupby("la_code").size()
     chg = tables["change"].join(latest, on="la_code")
-    chg = chg[(chg["survey_year"] == chg["latest"])
-              & ~rate_suppressed(chg["n"], chg["k"]) & ~rate_suppressed(chg["prev_n"],
-                                                                        chg["prev_k"])]
+    shown = ~rate_suppressed(chg["n"], chg["k"]) & ~rate_suppressed(chg["prev_n"],
+                                                                     chg["prev_k"])
+    for col in ("withheld", "prev_withheld"):
+        if col in chg.columns:
+            shown = shown & ~chg[col].astype(bool).to_numpy()
+    chg = chg[(chg["survey_year"] == chg["latest"]) & shown]
     out["improved"] = chg[chg["flag"] == "improved"].groupby("la_code").size()
     out["declined"] = chg[chg["flag"] == "declined"].groupby("la_code").size()
     out["change_tests"] = chg.groupby("la_code").size()
