@@ -48,6 +48,7 @@ from typing import Any
 
 import yaml
 
+from analysis import escape
 from analysis.files import write_atomic
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -86,6 +87,10 @@ QUARTO_ONLY_KEYS = frozenset(
 REPR_PATTERN = re.compile(r"^\[?<[^\n]*>\]?$")
 CELL_OPTION_PATTERN = re.compile(r"^#\|\s?(.*)$")
 TIMEOUT_SECONDS = 300
+# The briefing Markdown never uses inline raw HTML or TeX (notebook HTML
+# outputs arrive as ``{=html}`` raw blocks): with those extensions off, any
+# markup that slipped past the escaping of data (analysis.escape) stays text.
+PANDOC_MARKDOWN = "markdown-raw_html-raw_tex"
 
 
 class RenderError(RuntimeError):
@@ -143,7 +148,9 @@ def render_notebook(
         raise RenderError(f"{notebook}: invalid output stem {stem!r}")
     which = available_renderer(renderer)
     out_dir.mkdir(parents=True, exist_ok=True)
-    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    # Metadata values are plain text (an authority's name): pandoc and Quarto
+    # read metadata strings as Markdown, so they are escaped here, once.
+    meta = {str(k): escape.markdown(v) for k, v in (metadata or {}).items()}
     if which == "quarto":
         return _render_with_quarto(notebook, out_dir, stem, wanted, meta)
     return _render_with_pandoc(notebook, out_dir, stem, wanted, meta)
@@ -251,13 +258,9 @@ def _fence(text: str, info: str) -> str:
     return f"{ticks}{info}\n{text.rstrip(chr(10))}\n{ticks}"
 
 
-def _attr_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
-
-
 def _image_markdown(path: Path, caption: str, alt: str) -> str:
-    label = caption.replace("[", "\\[").replace("]", "\\]")
-    return f"![{label}](<{path.as_posix()}>){{alt={_attr_quote(alt)}}}"
+    return (f"![{escape.markdown(caption)}](<{path.as_posix()}>)"
+            f"{{alt={escape.markdown_attribute(alt)}}}")
 
 
 class _Assembler:
@@ -464,7 +467,7 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 def _run_pandoc(args: list[str], markdown: str, cwd: Path, env: Mapping[str, str],
                 notebook: Path, fmt: str) -> bytes:
-    cmd = [_pandoc_path(), "--from", "markdown", "--lua-filter", str(LUA_FILTER),
+    cmd = [_pandoc_path(), "--from", PANDOC_MARKDOWN, "--lua-filter", str(LUA_FILTER),
            "--resource-path", str(cwd), *args]
     try:
         proc = subprocess.run(cmd, input=markdown.encode("utf-8"), cwd=cwd, env=dict(env),
