@@ -11,9 +11,13 @@ REPORTS_DIR ?= reports
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 RENDERER    ?= auto
 MAPPING     ?=
+FORMATS     ?= html,pdf,docx
+# Paths reach the commands through the environment, quoted ("$$DATA"), so
+# folders with spaces (or any other character) work.
+export DATA MAPPING PARAMS_DIR REPORTS_DIR JOBS RENDERER FORMATS VENV
 
 SYNTH_INPUTS := analysis/synthetic.py analysis/codebook.py data/reference/synthetic.yaml data/reference/codebook.yaml
-MAPPING_ARG  := $(if $(MAPPING),--mapping $(MAPPING),)
+MAPPING_ARG  := $(if $(MAPPING),--mapping "$$MAPPING",)
 
 .PHONY: help setup test lint data validate params reports lab bench bless clean clean-reports
 
@@ -30,8 +34,14 @@ help: ## List the targets and the variables they take
 	@echo "  MAPPING       column-mapping file for an export with other headers [none]"
 	@echo "  PARAMS_DIR    folder of per-authority parameter files [params]"
 	@echo "  REPORTS_DIR   where outputs go [reports]"
-	@echo "  JOBS          authorities built at once [number of cores: $(JOBS)]"
+	@echo "  JOBS          authorities built at once, a positive whole number [number of cores: $(JOBS)];"
+	@echo "                capped by the cores and the free memory (about 0.8 GB per worker)"
+	@echo "  FORMATS       briefing formats, comma-separated from html,pdf,docx [all three]"
 	@echo "  RENDERER      quarto | pandoc | auto [auto: Quarto when installed, else pandoc + Typst]"
+	@echo
+	@echo "One build per REPORTS_DIR at a time: a second one waits (REPORTS_DIR/.wellbeing-reports"
+	@echo "is its lock and marker). clean-reports empties only the default folder or one holding"
+	@echo "that marker, never an empty path, /, your home or the project."
 
 setup: $(VENV)/.installed ## Create the virtual environment and install everything (run once)
 
@@ -58,14 +68,14 @@ $(DEMO_DATA): $(SYNTH_INPUTS) | $(VENV)/.installed
 	$(PY) -m analysis.synthetic --out $@
 
 validate: setup ## Validate an extract and nothing else: make validate DATA=path [MAPPING=file]
-	@$(PY) -m analysis.validation $(DATA) $(MAPPING_ARG)
+	@$(PY) -m analysis.validation "$$DATA" $(MAPPING_ARG)
 
 params: setup $(if $(filter $(DEMO_DATA),$(DATA)),$(DEMO_DATA)) ## Write a parameter file for every authority that lacks one
-	@$(PY) -m analysis.cli params --data $(DATA) $(MAPPING_ARG) --params-dir $(PARAMS_DIR)
+	@$(PY) -m analysis.cli params --data "$$DATA" $(MAPPING_ARG) --params-dir "$$PARAMS_DIR"
 
 reports: setup $(if $(filter $(DEMO_DATA),$(DATA)),$(DEMO_DATA)) ## Build every authority's briefing, the national briefing and the index
-	@$(PY) -m analysis.build --data $(DATA) $(MAPPING_ARG) --params-dir $(PARAMS_DIR) \
-	  --reports-dir $(REPORTS_DIR) --jobs $(JOBS) --renderer $(RENDERER)
+	@$(PY) -m analysis.build --data "$$DATA" $(MAPPING_ARG) --params-dir "$$PARAMS_DIR" \
+	  --reports-dir "$$REPORTS_DIR" --jobs "$$JOBS" --formats "$$FORMATS" --renderer "$$RENDERER"
 
 lab: setup $(DEMO_DATA) ## Open JupyterLab on the project, notebooks ready to run
 	$(VENV)/bin/jupyter lab --notebook-dir=. notebooks/
@@ -76,8 +86,9 @@ bench: setup $(DEMO_DATA) ## Run the performance benchmark and print its figures
 bless: setup ## Re-execute the golden nbval notebooks after an intended change
 	$(PY) tests/bless_golden.py all
 
-clean-reports: ## Delete built reports (keeps parameter files)
-	rm -rf $(REPORTS_DIR)/* $(REPORTS_DIR)/.build
+clean-reports: ## Empty REPORTS_DIR (only the default or a folder the build wrote; keeps parameter files)
+	@bash scripts/clean-reports.sh "$$REPORTS_DIR" reports
 
 clean: clean-reports ## Delete generated data, reports and the virtual environment
-	rm -rf $(VENV) data/synthetic .pytest_cache .ruff_cache
+	@case "$$VENV" in ""|/|.|..|"$$HOME") echo "clean: refusing VENV='$$VENV'" >&2; exit 1;; esac
+	rm -rf -- "$$VENV" data/synthetic .pytest_cache .ruff_cache

@@ -91,6 +91,8 @@ TIMEOUT_SECONDS = 300
 # outputs arrive as ``{=html}`` raw blocks): with those extensions off, any
 # markup that slipped past the escaping of data (analysis.escape) stays text.
 PANDOC_MARKDOWN = "markdown-raw_html-raw_tex"
+#: Metadata fields that are text for readers (escaped as Markdown when overridden).
+TEXT_METADATA = frozenset({"title", "subtitle", "author", "date", "abstract", "description"})
 
 
 class RenderError(RuntimeError):
@@ -148,9 +150,7 @@ def render_notebook(
         raise RenderError(f"{notebook}: invalid output stem {stem!r}")
     which = available_renderer(renderer)
     out_dir.mkdir(parents=True, exist_ok=True)
-    # Metadata values are plain text (an authority's name): pandoc and Quarto
-    # read metadata strings as Markdown, so they are escaped here, once.
-    meta = {str(k): escape.markdown(v) for k, v in (metadata or {}).items()}
+    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     if which == "quarto":
         return _render_with_quarto(notebook, out_dir, stem, wanted, meta)
     return _render_with_pandoc(notebook, out_dir, stem, wanted, meta)
@@ -372,6 +372,13 @@ def _resolve_special_date(value: Any) -> Any:
     return value
 
 
+def escape_metadata(meta: Mapping[str, str]) -> dict[str, str]:
+    """Override values are plain text (an authority's name in the title): pandoc and
+    Quarto read metadata text fields as Markdown, so those are escaped; settings
+    such as ``lang`` are passed as they are."""
+    return {k: escape.markdown(v) if k in TEXT_METADATA else v for k, v in meta.items()}
+
+
 def _pandoc_metadata(front: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, Any]:
     meta = {k: v for k, v in front.items() if k not in QUARTO_ONLY_KEYS}
     meta.update(overrides)
@@ -393,7 +400,9 @@ def build_markdown(notebook: Path, asset_dir: Path,
     assembler = _Assembler(notebook, asset_dir)
     assembler.run(_read_notebook(notebook))
     meta = _pandoc_metadata(assembler.meta, metadata or {})
-    header = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, default_flow_style=False)
+    written = {**meta, **escape_metadata({k: meta[k] for k in (metadata or {}) if k in meta})}
+    header = yaml.safe_dump(written, allow_unicode=True, sort_keys=False,
+                            default_flow_style=False)
     body = "\n\n".join(block.strip("\n") for block in assembler.blocks)
     return f"---\n{header}---\n\n{body}\n", meta
 
@@ -646,7 +655,7 @@ def _render_with_quarto(notebook: Path, out_dir: Path, stem: str, formats: list[
     env = dict(os.environ)
     try:
         shutil.copyfile(notebook, copy)
-        cmd = quarto_command(quarto, copy.name, formats, meta)
+        cmd = quarto_command(quarto, copy.name, formats, escape_metadata(meta))
         try:
             proc = subprocess.run(cmd, cwd=notebook.parent, env=env, capture_output=True,
                                   timeout=TIMEOUT_SECONDS, check=False)
