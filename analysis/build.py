@@ -401,9 +401,9 @@ def _warm_up(parent_pid: int | None = None) -> None:
 class Logger:
     """Plain log lines when not on a terminal; a live progress line when on one."""
 
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream=None):
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
 
     def info(self, msg: str) -> None:
         print(msg, file=self.stream, flush=True)

@@ -33,11 +33,11 @@ import string
 import unicodedata
 from typing import Any
 
-#: ASCII punctuation escaped in Markdown text. Quote marks are left alone
-#: (they start no markup; pandoc only curls them), everything else is
-#: escaped, which is always safe because pandoc reads ``\<punct>`` as the
-#: literal character.
-MARKDOWN_SPECIAL = frozenset(string.punctuation) - {"'", '"'}
+#: ASCII punctuation escaped in Markdown text: all of it, which is always
+#: safe because pandoc reads ``\<punct>`` as the literal character. Quote
+#: marks, ``--`` and ``...`` are escaped too, so "smart" typography never
+#: changes a name: it is shown exactly as the data give it.
+MARKDOWN_SPECIAL = frozenset(string.punctuation)
 _MARKDOWN_RE = re.compile("([" + re.escape("".join(sorted(MARKDOWN_SPECIAL))) + "])")
 
 
