@@ -427,7 +427,7 @@ class Progress:
         self.failed += 0 if outcome.ok else 1
         elapsed = time.monotonic() - self.start
         eta = elapsed / self.done * (self.total - self.done)
-        status = "built" if outcome.ok else f"FAILED ({outcome.error})"
+        status = "built" if outcome.ok else f"FAILED ({log_text(outcome.error, 300)})"
         line = (f"[{self.done}/{self.total}] {outcome.slug}: {status} in {outcome.seconds:.1f} s"
                 f" | elapsed {elapsed:.0f} s, about {eta:.0f} s left")
         if self.bar is not None:

@@ -41,6 +41,8 @@ import yaml
 from analysis.codebook import load_codebook
 from analysis.errors import ExtractError
 
+#: A column-mapping file lists headers and recodes: a few kilobytes at most.
+MAX_MAPPING_BYTES = 1_000_000
 #: dtype of every column of a read extract: pandas' default text dtype (missing = NaN).
 TEXT_DTYPE = pd.StringDtype(na_value=np.nan)
 
@@ -360,6 +362,10 @@ def load_mapping(path: str | Path) -> ColumnMapping:
     if path.is_dir():
         raise ExtractError(f"{where}: is a folder, not a mapping file. Give the file's path "
                            "(MAPPING=...).")
+    if path.stat().st_size > MAX_MAPPING_BYTES:
+        raise ExtractError(f"{where}: the file is {path.stat().st_size:,} bytes, over the "
+                           f"{MAX_MAPPING_BYTES:,}-byte limit for a mapping file (it holds "
+                           "header names and value recodes); give the right file.")
     try:
         raw: Any = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_StringLoader)
     except UnicodeDecodeError:

@@ -9,7 +9,10 @@ usable folder name, so ``authority_slug`` applies two documented rules:
 * a slug longer than ``MAX_SLUG`` (64) characters is cut at the last ``-``
   within the limit (or at the limit), so every file name built from it
   (``<slug>.yaml``, temporary ``.<slug>.yaml.XXXX.tmp`` files, logs) stays
-  far below the 255-byte limit of file systems.
+  far below the 255-byte limit of file systems;
+* a slug that names one of the build's own folders (``national``, ``logs``)
+  gets the code appended: ``National`` with code E99000009 ->
+  ``national-e99000009``.
 
 Two authorities with one slug (``Elderwick`` and ``Elderwick!!``, one name
 under two codes, a mapping that recodes a name into another) would
@@ -26,6 +29,8 @@ from collections.abc import Iterable
 from analysis.errors import UserError
 
 MAX_SLUG = 64
+#: Folders of REPORTS_DIR that belong to the build, never to an authority.
+RESERVED = frozenset({"national", "logs", "failed", "figures"})
 
 
 class SlugError(UserError):
@@ -68,9 +73,12 @@ def authority_slug(la_name: str, la_code: str) -> str:
     """
     for text in (str(la_name), str(la_code)):
         try:
-            return _shorten(slugify(text))
+            slug = _shorten(slugify(text))
         except ValueError:
             continue
+        if slug in RESERVED:
+            slug = f"{slug}-{slugify(str(la_code)) if text != str(la_code) else 'la'}"
+        return slug
     raise SlugError(f"authority {la_code!r} ({la_name!r}) has neither a name nor a code "
                     "with a letter or digit, so it has no folder name; fix la_code in the extract")
 

@@ -706,3 +706,18 @@ def test_probe_server_records_requests(probe: Probe) -> None:
         sock.recv(100)
     time.sleep(0.2)
     assert probe.hits[before:] == ["/self-test"]
+
+
+@pytest.mark.parametrize(("name", "slug"), [("National", "national-e99000009"),
+                                            ("LOGS", "logs-e99000009")])
+def test_names_of_the_builds_own_folders_get_the_code(name: str, slug: str) -> None:
+    assert authority_slug(name, "E99000009") == slug
+
+
+def test_oversized_mapping_file_refused(tmp_path: Path) -> None:
+    from analysis.extract import MAX_MAPPING_BYTES, ExtractError, load_mapping
+
+    path = tmp_path / "mapping.yaml"
+    path.write_bytes(b"columns: {}\n# " + b"x" * MAX_MAPPING_BYTES)
+    with pytest.raises(ExtractError, match="over the 1,000,000-byte limit"):
+        load_mapping(path)
