@@ -270,8 +270,15 @@ def run_job(job: Job) -> Outcome:
             renderer=job.renderer,
             metadata={"title": job.title, "date": long_date(job.params.get("build_date", ""))},
         )
-        files = publish(job.scratch, job.out_dir, job.formats)
-        write_json_atomic(job.stamp, {"fingerprint": job.fingerprint, "files": files})
+        global _PUBLISHING
+        _PUBLISHING = True  # a stop request now waits until the set is complete
+        try:
+            files = publish(job.scratch, job.out_dir, job.formats)
+            write_json_atomic(job.stamp, {"fingerprint": job.fingerprint, "files": files})
+        finally:
+            _PUBLISHING = False
+            if _STOP_REQUESTED is not None:
+                _stop_worker(_STOP_REQUESTED, None)
         seconds = time.monotonic() - start
         job.log_file.write_text(f"built {job.slug} in {seconds:.1f} s\n", encoding="utf-8")
         return Outcome(job.slug, job.name, True, seconds, files=files, key=job.key)
@@ -359,8 +366,20 @@ def publish(scratch: Path, out_dir: Path, formats: tuple[str, ...] = FORMATS) ->
     return moved
 
 
+_PUBLISHING = False
+_STOP_REQUESTED: int | None = None
+
+
 def _stop_worker(signum: int, frame: Any) -> None:
-    """A worker told to stop (the build was interrupted): stop its kernel, then exit."""
+    """A worker told to stop (the build was interrupted): stop its kernel, then exit.
+
+    While an authority's files are being moved into place the stop waits for
+    the last one (renames: milliseconds), so a stop never leaves a mixed set.
+    """
+    global _STOP_REQUESTED
+    if _PUBLISHING:
+        _STOP_REQUESTED = signum
+        return
     from analysis.kernels import shutdown
 
     shutdown()
@@ -718,6 +737,9 @@ def execute(jobs: list[Job], workers: int, log: Logger
             except Exception as exc:  # noqa: BLE001 - a worker died
                 out = Outcome(job.slug, job.name, False, 0.0, f"worker crashed: {exc}", "",
                               key=job.key)
+                if job.kind == "authority":  # its files may be half old, half new
+                    withdraw(job.out_dir)
+                    job.stamp.unlink(missing_ok=True)
             results[job.key] = out
             progress.update(out)
     except KeyboardInterrupt:
