@@ -312,9 +312,11 @@ def fail_job(job: Job, exc: BaseException, stage: str, start: float) -> Outcome:
             debug.mkdir(parents=True, exist_ok=True)
             os.replace(failed_nb, debug / failed_nb.name)
             kept = str(debug / failed_nb.name)
+        renderer_log = getattr(exc, "log", "")  # RenderError: the renderer's own output
         job.log_file.write_text(
             f"FAILED {job.slug} at {where}: {reason}\n\n"
-            f"{''.join(traceback.format_exception(exc))}",
+            f"{''.join(traceback.format_exception(exc))}"
+            + (f"\nRenderer output:\n{renderer_log}\n" if renderer_log else ""),
             encoding="utf-8",
         )
     except OSError:
@@ -630,6 +632,7 @@ def _run_locked(args: argparse.Namespace, log: Logger, paths: Paths, data: Path,
         from analysis.render import available_renderer
 
         renderer = available_renderer(renderer)
+    log.info(renderer_note(args.renderer, renderer))
 
     if (not args.force and state.get("version") == STATE_VERSION
             and state.get("national") == national_fp and paths.national_work.exists()):
@@ -775,6 +778,22 @@ def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
                 proc.kill()
                 proc.join(2)
     pool.shutdown(wait=False, cancel_futures=True)
+
+
+def renderer_note(requested: str, chosen: str) -> str:
+    """Which renderer the build uses, why, and how to choose the other one.
+
+    ``auto`` does not fall back to pandoc when Quarto fails: a set of
+    briefings half from one renderer and half from the other would look
+    different and the failure would go unseen, so a Quarto failure fails the
+    briefing and names ``RENDERER=pandoc``.
+    """
+    if chosen == "quarto":
+        why = "installed" if requested == "auto" else "requested"
+        return (f"Renderer: Quarto ({why}; RENDERER=pandoc renders with pandoc + Typst "
+                "instead)")
+    why = "no quarto on PATH" if requested == "auto" else "requested"
+    return f"Renderer: pandoc + Typst ({why}; RENDERER=quarto uses Quarto when installed)"
 
 
 def summarise(auths: list[Authority], outcomes: dict[str, Outcome], up_to_date: int,
