@@ -19,6 +19,10 @@ def cmd_params(args: argparse.Namespace) -> int:
     from analysis.params import authorities, ensure_params
     from analysis.validation import load_valid_extract
 
+    for value, variable in ((args.data, "DATA"), (args.params_dir, "PARAMS_DIR")):
+        if not str(value).strip():
+            raise UserError(f"{variable} is empty: give a path ({variable}=path), or leave it "
+                            "out for the default.")
     data = Path(args.data)
     mapping = Path(args.mapping) if args.mapping else None
     guard.input_file(data, "DATA", "; `make data` writes the demonstration extract")

@@ -365,6 +365,8 @@ def test_bad_paths_are_one_line_errors(tmp_path: Path, small: Path) -> None:
         (["--data", str(small), "--jobs", "-1"], "positive whole number", "JOBS"),
         (["--data", str(small), "--jobs", "lots"], "positive whole number", "JOBS"),
         (["--data", str(small), "--formats", "html,exe"], "comma-separated", "FORMATS"),
+        (["--data", str(small), "--reports-dir", ""], "is empty", "REPORTS_DIR"),
+        (["--data", ""], "is empty", "DATA"),
     ]
     base = ["--params-dir", str(tmp_path / "p"), "--reports-dir", str(tmp_path / "r")]
     for args, words, variable in cases:
@@ -721,3 +723,44 @@ def test_oversized_mapping_file_refused(tmp_path: Path) -> None:
     path.write_bytes(b"columns: {}\n# " + b"x" * MAX_MAPPING_BYTES)
     with pytest.raises(ExtractError, match="over the 1,000,000-byte limit"):
         load_mapping(path)
+
+
+# ---------------------------------------------------------------- extract files
+def _fixture_text() -> str:
+    return FIXTURE.read_text(encoding="utf-8")
+
+
+def test_unclosed_quote_is_reported_where_it_opens(tmp_path: Path) -> None:
+    from analysis.extract import ExtractError, read_extract
+
+    lines = _fixture_text().splitlines(keepends=True)
+    lines[6] = lines[6].replace(",E99", ',"E99', 1)  # line 7 of the file
+    path = tmp_path / "quote.csv"
+    path.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(ExtractError) as info:
+        read_extract(path)
+    assert str(info.value).startswith(f"{path}: line 7: a quote mark")
+
+
+def test_cr_only_line_ends_are_read(tmp_path: Path) -> None:
+    from analysis.extract import read_extract
+
+    path = tmp_path / "mac.csv"
+    path.write_bytes(_fixture_text().replace("\r\n", "\n").replace("\n", "\r").encode())
+    assert len(read_extract(path)) == len(read_rows()[1])
+
+
+def test_overlong_cell_is_named_as_such(tmp_path: Path) -> None:
+    from analysis.extract import MAX_CELL, ExtractError, read_extract
+
+    header, rows = read_rows()
+    rows[2][header.index("la_name")] = "x" * (MAX_CELL + 10)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *rows])
+    path = tmp_path / "big.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    with pytest.raises(ExtractError) as info:
+        read_extract(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: line 4, field 3: a value of 131,082 characters")
+    assert "never closed" not in message  # not mistaken for an unclosed quote
