@@ -529,6 +529,9 @@ class Briefing:
     provenance: dict[str, str] = field(default_factory=dict)
     figures: Path = Path("figures")
     by_gender: pd.DataFrame | None = None  # la_breakdowns rows: low overall well-being
+    #: Approved, redacted quotes (analysis.comments) and comments per theme (>= 10 only).
+    quotes: list[Any] = field(default_factory=list)
+    theme_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def slug(self) -> str:
@@ -649,15 +652,18 @@ def prepare(
     data_hash: str = "",
     code_version: str = "",
     build_date: str = "",
+    quotes_file: str | Path | None = None,
 ) -> Briefing:
     """Gather one authority's published figures for its briefing.
 
     With ``national_dir`` (the build) the precomputed national tables are
     read (once per process); without it (JupyterLab, tests) they are
     computed from ``data``, so the notebook runs on its own with defaults.
-    ``la_code`` None means the first authority of the data.
+    ``la_code`` None means the first authority of the data. ``quotes_file``
+    holds the approved quotes the build chose (none without it).
     """
     from analysis import indicators
+    from analysis.comments import read_quotes_file
 
     extras: dict[str, pd.DataFrame | None] = {}
     if national_dir:
@@ -697,6 +703,8 @@ def prepare(
         },
         figures=figures_folder(out_dir, authority_slug(indicators.la_name(tables, code), code)),
         by_gender=_wellbeing_by_gender(tables, code, year),
+        quotes=read_quotes_file(quotes_file)[0],
+        theme_counts=read_quotes_file(quotes_file)[1],
     )
 
 
@@ -905,6 +913,7 @@ def domain_markdown(b: Briefing, domain: str) -> str:
                                 f"{label}: {b.la_name} against other authorities")]
     text += ["", pipe_table(indicator_table(rows), f"{label}: children in care",
                             right=("Here", "Other authorities", "Answers"))]
+    text += _quotes_block(b, domain)
     return "\n".join(text)
 
 
@@ -962,6 +971,48 @@ def leavers_markdown(b: Briefing) -> str:
     table.insert(1, "Area", [load_codebook().domains.get(d, d) for d in both["domain"]])
     text += ["", pipe_table(table, "Care leavers: all measures",
                             right=("Here", "Other authorities", "General population", "Answers"))]
+    text += _quotes_block(b, "leavers")
+    return "\n".join(text)
+
+
+# ---------------------------------------------------------------- children's own words
+def _quotes_block(b: Briefing, section: str) -> list[str]:
+    """Approved quotes for one section (none unless a researcher approved some)."""
+    from analysis.comments import allocate_quotes, quote_markdown
+
+    if not b.quotes:
+        return []
+    chosen = allocate_quotes(b.quotes, IN_CARE, LEAVERS).get(section, [])
+    out: list[str] = []
+    for q in chosen:
+        out += ["", quote_markdown(q)]
+    return out
+
+
+def own_words_markdown(b: Briefing) -> str:
+    """'In their own words': how many comments per theme (10 or more), and approved quotes.
+
+    Only comments a researcher approved, not flagged for safeguarding, in
+    their redacted form, attributed to a survey group only
+    (:mod:`analysis.comments`). Without approvals no comment's words appear.
+    """
+    cb = load_codebook()
+    text = ["## In their own words", ""]
+    if b.theme_counts:
+        parts = [f"{cb.domains.get(t, 'other things')} ({n})" if t in cb.domains
+                 else f"other things ({n})"
+                 for t, n in sorted(b.theme_counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+        text.append("Children and young people here also wrote to us in their own words. "
+                    "Comments by theme, where 10 or more: " + ", ".join(parts) + ".")
+        text.append("")
+    if not b.quotes:
+        text.append("No comments are quoted: children's words are quoted only once a "
+                    "researcher has read them, removed anything that could identify a child, "
+                    "and approved them.")
+        return "\n".join(text)
+    text.append("What children and young people wrote, with names and other personal details "
+                "removed. Quotes beside each section above speak to that section.")
+    text += _quotes_block(b, "own_words")
     return "\n".join(text)
 
 
@@ -1018,7 +1069,16 @@ def drivers_markdown(b: Briefing, top: int = 5) -> str:
             detail = ", ".join(p for p in (phrase,) if p) + local
             items.append(f"{name.lower()}" + (f" ({detail.lstrip(', ')})" if detail else ""))
         if items:
-            lines.append(f"- **{_cap(who(survey))}**: {'; '.join(items)}.")
+            shared = ""
+            partners = top_drivers(d, survey, top).get("pooled_with")
+            named = ([] if partners is None else
+                     [str(v).split() for v in partners.dropna() if str(v).strip()])
+            if named:
+                from analysis.drivers import pooled_phrase
+
+                known = [t for t in named[0] if t in load_codebook().surveys]
+                shared = f" ({pooled_phrase(survey, known)})" if known else ""
+            lines.append(f"- **{_cap(who(survey))}**{shared}: {'; '.join(items)}.")
     if lines:
         text += ["", "The experiences most strongly associated with well-being, most "
                  "important first (and where this authority's result differs from other "
@@ -1158,9 +1218,11 @@ def method_markdown(b: Briefing) -> str:
 def performance_sentence(perf: pd.DataFrame | None) -> str:
     """How well the national model predicts well-being for authorities it has not seen."""
     base = ("One linear model per survey relates each child's overall well-being (0 to 10) "
-            "to their answers, with age, gender, placement and survey year taken into "
-            "account, fitted on every authority's answers together; experiences are ranked "
-            "by their standardised effect.")
+            "to their answers, comparing children within the same authority, with age, "
+            "gender, placement and survey year taken into account and blank answers filled "
+            "by multiple imputation, fitted on every authority's answers together; "
+            "experiences are ranked by their share of the differences in well-being the "
+            "model accounts for, allowing for experiences that go together.")
     if perf is None or perf.empty or "cv_r2" not in perf.columns:
         return base + " Its cross-validated performance is reported with the model results."
     parts = []
@@ -1182,6 +1244,11 @@ def performance_sentence(perf: pd.DataFrame | None) -> str:
     if (perf["cv_r2"].dropna() <= 0).any():
         text += (" An R² at or below zero means the model predicts no better than the "
                  "average for that group (too few answers): read its ranking with caution.")
+    best = perf["cv_r2"].dropna()
+    if len(best) and best.max() > 0:
+        text += (f" Most of the differences in well-being are not explained: even for the "
+                 f"best-predicted group, about {100 - int(round(100 * best.max()))} in every "
+                 "100 parts go with things the survey does not ask about, or chance.")
     return text
 
 

@@ -256,7 +256,8 @@ def run_job(job: Job) -> Outcome:
             run_notebook(
                 NOTEBOOKS / f"{name}.ipynb",
                 job.scratch / f"{name}.ipynb",
-                job.params,
+                # only the briefing quotes children (the indicators notebook has no such input)
+                {k: v for k, v in job.params.items() if k != "quotes_file" or name == "briefing"},
                 cwd=job.scratch,
                 warm=job.warm,
             )
@@ -468,8 +469,16 @@ class Progress:
 def plan_jobs(
     auths: list[Authority], paths: Paths, national_fp: str, code_fp: str, renderer: str,
     data_fp: str, force: bool, warm: bool, log: Logger, formats: tuple[str, ...] = FORMATS,
+    review_dir: Path | None = None,
 ) -> tuple[list[Job], list[Outcome]]:
-    """Jobs whose inputs changed; parameter problems become failures up front."""
+    """Jobs whose inputs changed; parameter problems become failures up front.
+
+    An authority's fingerprint includes its approved comments in ``review_dir``
+    (:func:`analysis.comments.quotes_fingerprint`), so approving, editing or
+    withdrawing a quote rebuilds that authority only.
+    """
+    from analysis.comments import quotes_fingerprint
+
     jobs: list[Job] = []
     failures: list[Outcome] = []
     version = code_version()
@@ -495,15 +504,30 @@ def plan_jobs(
             "data_hash": data_fp,
             "code_version": version,
             "build_date": date,
+            "quotes_file": None,
         }
+        # approved quotes and the deny-lists they are redacted again with
+        quotes_fp = text_hash(quotes_fingerprint(review_dir, auth.slug, auth.la_code),
+                              params.get("local_places"), params.get("local_schools"))
         fingerprint = text_hash(nb_params | {"code_version": None, "build_date": None},
-                                national_fp, code_fp, renderer, *_formats_key(formats))
+                                national_fp, code_fp, renderer, quotes_fp,
+                                *_formats_key(formats))
         stamp = paths.stamps / f"{auth.slug}.json"
         done = read_json(stamp)
         if not force and done.get("fingerprint") == fingerprint and all(
             (out_dir / f"briefing.{f}").exists() for f in formats
         ):
             continue
+        if review_dir is not None:
+            try:
+                nb_params["quotes_file"] = str(prepare_quotes(review_dir, auth, params, paths))
+            except Exception as exc:  # noqa: BLE001 - isolated: this authority fails, not all
+                withdraw(out_dir)  # none of its old files may stay beside the failure
+                (paths.stamps / f"{auth.slug}.json").unlink(missing_ok=True)
+                failures.append(Outcome(auth.slug, auth.la_name, False, 0.0,
+                                        f"{type(exc).__name__}: {exc}"[:300], "quotes",
+                                        key=auth.la_code))
+                continue
         jobs.append(Job(
             kind="authority", slug=auth.slug, name=auth.la_name, params=nb_params,
             fingerprint=fingerprint, out_dir=out_dir, scratch=paths.scratch / auth.slug,
@@ -517,6 +541,21 @@ def plan_jobs(
 def _formats_key(formats: tuple[str, ...]) -> tuple[str, ...]:
     """Fingerprint part for the formats: none for all three (stamps of older builds hold)."""
     return () if tuple(formats) == FORMATS else (",".join(formats),)
+
+
+def prepare_quotes(review_dir: Path, auth: Authority, params: dict[str, Any],
+                   paths: Paths) -> Path:
+    """Choose an authority's quotes (approved, unflagged, redacted again) for its notebook.
+
+    Done here, not in the notebook, so that the kernel (whose executed
+    notebook is published) never reads the review folder or the deny-lists.
+    """
+    from analysis.comments import approved_quotes, write_quotes_file
+
+    quotes, counts = approved_quotes(review_dir, auth.slug, auth.la_code,
+                                     params.get("local_places") or (),
+                                     params.get("local_schools") or ())
+    return write_quotes_file(paths.work / "quotes" / f"{auth.slug}.json", quotes, counts)
 
 
 def national_job(paths: Paths, national_fp: str, code_fp: str, renderer: str,
@@ -664,8 +703,10 @@ def _run_locked(args: argparse.Namespace, log: Logger, paths: Paths, data: Path,
         log.info(f"Skipped {p}: no authority with this name is in {data}")
     withdraw_dropped(paths, auths, log)
 
+    review_dir = Path(args.review_dir) if args.review_dir else None
     jobs, failures = plan_jobs(auths, paths, national_fp, code_fp, renderer, data_fp,
-                               args.force, not args.cold, log, formats)
+                               args.force, not args.cold, log, formats=formats,
+                               review_dir=review_dir)
     nat = national_job(paths, national_fp, code_fp, renderer, data_fp, not args.cold, formats)
     if args.force or read_json(nat.stamp).get("fingerprint") != nat.fingerprint or not all(
             (paths.national / f"briefing.{f}").exists() for f in formats):
@@ -826,6 +867,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--formats", default="",
                    help="comma-separated briefing formats: html,pdf,docx (default: all)")
     p.add_argument("--renderer", choices=("auto", "quarto", "pandoc"), default="auto")
+    p.add_argument("--review-dir", default="review",
+                   help="the comment-review folder (`make review`); approved quotes come from it")
     p.add_argument("--force", action="store_true", help="rebuild everything")
     p.add_argument("--no-wait", action="store_true",
                    help="stop at once if another build is running on REPORTS_DIR")

@@ -34,10 +34,16 @@ def header() -> str:
         "#   when given, the briefing shows a response rate. Survey codes:\n"
         f"#   {', '.join(codes)}. Example:\n"
         f"#   cohort_sizes: {{{codes[-2]}: 120, {codes[-1]}: 90}}\n"
+        "# local_places, local_schools: names of local places (towns, estates,\n"
+        "#   children's homes) and schools that children may mention in comments;\n"
+        "#   redacted as [place] and [school] wherever they appear (docs/comments.md).\n"
     )
 
 
-KNOWN_KEYS = ("la_code", "la_name", "slug", "survey_year", "cohort_sizes")
+KNOWN_KEYS = ("la_code", "la_name", "slug", "survey_year", "cohort_sizes", "local_places",
+              "local_schools")
+#: Deny-lists for redacting comments (analysis.redact): lists of names.
+DENY_LIST_KEYS = ("local_places", "local_schools")
 #: A parameter file holds a handful of keys; anything bigger is a mistake (or
 #: an attack: a 57 MB file once stalled every worker at 4.6 GB), refused unread.
 MAX_PARAMS_BYTES = 1_000_000
@@ -93,6 +99,8 @@ def default_params(auth: Authority) -> dict[str, Any]:
         "slug": auth.slug,
         "survey_year": auth.latest_year,
         "cohort_sizes": {},
+        "local_places": [],
+        "local_schools": [],
     }
 
 
@@ -161,6 +169,11 @@ def check_params(path: Path, params: dict[str, Any], auth: Authority) -> None:
             problems.append(
                 f"cohort_sizes are smaller than the answers in {year} ({'; '.join(over)}), "
                 "a response rate over 100%: give the number of children eligible to answer")
+    for key in DENY_LIST_KEYS:
+        value = params.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip()
+                                                  for v in value):
+            problems.append(f"{key} must be a list of names (e.g. [Millbrook, Oakfield Primary])")
     unknown = sorted(set(params) - set(KNOWN_KEYS))
     if unknown:
         problems.append(f"unknown key(s) {', '.join(unknown)}")
