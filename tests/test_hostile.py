@@ -129,7 +129,7 @@ class Probe(http.server.ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
 
-def hostile_names(base: str) -> dict[str, str]:
+def hostile_names(base: str, secret: Path) -> dict[str, str]:
     """Names an attacker (or a careless export) could put in la_name."""
     return {
         # HTML: scripts, event handlers, URLs fetched at build or view time.
@@ -140,11 +140,11 @@ def hostile_names(base: str) -> dict[str, str]:
             f"<style>body{{background:url({base}/css.png)}}</style>"
             f"<meta http-equiv=\"refresh\" content=\"0;url={base}/refresh\">"
             f"<form action=\"{base}/form\"><input type=password name=pw></form>"
-            f"<link rel=stylesheet href=\"{base}/link.css\"> wick"
+            f"<link rel=stylesheet href=\"{base}/link.css\"><img src={secret}> wick"
         ),
         # Markdown and TeX: a local file, a URL image, citations, maths, raw TeX.
         "E99000007": (
-            f"# Head ![](/etc/hostname) ![x]({base}/md.png) [l]({base}/link) @x [@y] "
+            f"# Head ![](/etc/hostname) ![]({secret}) ![x]({base}/md.png) [l]({base}/link) @x "
             "\\input{/etc/passwd} $x^2$ *b* _i_ ~s~ ^t^ | a | `c` <!-- c --> &amp; "
             "{.cls} [^1] :smile: -- ... 'q' \"d\" 1. - + > \\"
         ),
@@ -164,12 +164,15 @@ def probe() -> Probe:
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory, probe: Probe) -> dict:
     root = tmp_path_factory.mktemp("hostile")
-    names = hostile_names(probe.base)
+    secret = root / "secret.txt"  # a local file the names point at: never embedded
+    secret.write_text("TOP-SECRET-" + os.urandom(24).hex(), encoding="utf-8")
+    names = hostile_names(probe.base, secret)
     data = write_extract(root / "in put" / "extract.csv", names)  # a path with a space
     reports, params = root / "my reports", root / "my params"
     proc = run_build(data, reports, params)
     slugs = {code: authority_slug(name, code) for code, name in names.items()}
     return {"proc": proc, "reports": reports, "params": params, "names": names,
+            "secret": secret,
             "slugs": slugs, "data": data, "root": root, "build_hits": list(probe.hits)}
 
 
@@ -195,18 +198,20 @@ def test_folder_names_follow_the_slug_rule(hostile: dict) -> None:
 
 
 def test_no_local_file_embedded(hostile: dict) -> None:
-    secret = Path("/etc/hostname").read_bytes().strip()
-    encoded = base64.b64encode(Path("/etc/hostname").read_bytes()).decode()
+    secret = hostile["secret"].read_bytes()
+    encoded = base64.b64encode(secret).decode()
+    for path in hostile["reports"].rglob("*"):
+        if path.is_file() and path.suffix in (".html", ".docx", ".pdf", ".csv", ".ipynb"):
+            data = path.read_bytes()
+            assert secret not in data and encoded.encode() not in data, path
     for slug in hostile["slugs"].values():
         page = (hostile["reports"] / slug / "briefing.html").read_text(encoding="utf-8")
-        assert encoded not in page
         for src in re.findall(r'<img[^>]*\ssrc="([^"]*)"', page):
             assert src.startswith("data:image/png;base64,"), src[:80]
         document = docx.Document(str(hostile["reports"] / slug / "briefing.docx"))
         blobs = [rel.target_part.blob for rel in document.part.rels.values()
                  if "image" in rel.reltype]
         assert all(blob.startswith(b"\x89PNG") for blob in blobs)
-        assert all(secret not in blob for blob in blobs) or len(secret) < 3
 
 
 def test_markup_stays_text_in_html_source(hostile: dict) -> None:
