@@ -41,6 +41,7 @@ help: ## List the targets and the variables they take
 	@echo "                capped by the cores and the free memory (about 0.8 GB per worker)"
 	@echo "  FORMATS       briefing formats, comma-separated from html,pdf,docx [all three]"
 	@echo "  RENDERER      quarto | pandoc | auto [auto: Quarto when installed, else pandoc + Typst]"
+	@echo "  BUILD_DIR     the build's private working files, never published [.cache/build/<key of REPORTS_DIR>]"
 	@echo
 	@echo "One build per REPORTS_DIR at a time: a second one waits (REPORTS_DIR/.wellbeing-reports"
 	@echo "is its lock and marker). clean-reports empties only the default folder or one holding"
@@ -96,6 +97,7 @@ bless: setup ## Re-execute the golden nbval notebooks after an intended change
 
 clean-reports: ## Empty REPORTS_DIR (only the default or a folder the build wrote; keeps parameter files)
 	@bash scripts/clean-reports.sh "$$REPORTS_DIR" reports
+	@$(PY) -c "import shutil, sys; from analysis.build import build_dir; shutil.rmtree(build_dir(sys.argv[1]), ignore_errors=True)" "$$REPORTS_DIR"
 
 clean: clean-reports ## Delete generated data, reports and the virtual environment
 	@case "$$VENV" in ""|/|.|..|"$$HOME") echo "clean: refusing VENV='$$VENV'" >&2; exit 1;; esac

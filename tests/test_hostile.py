@@ -508,7 +508,8 @@ def test_long_names_truncate_deterministically() -> None:
         check_unique([("E1", a), ("E2", b)])
 
 
-def test_dropped_authority_is_withdrawn(tmp_path: Path) -> None:
+def test_dropped_authority_is_withdrawn(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("BUILD_DIR", str(tmp_path / "work"))
     paths = bld.Paths(reports=tmp_path / "r", params=tmp_path / "p")
     for slug in ("kept", "gone"):
         (paths.reports / slug / "failed").mkdir(parents=True)
