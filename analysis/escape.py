@@ -20,6 +20,10 @@ else; generated prose around it stays Markdown.
 * :func:`html_text` - HTML text and attribute values (``html.escape``).
 * :func:`log_text` - one line for a terminal or a log file: control
   characters (ANSI escapes, carriage returns, newlines) shown as ``\\xNN``.
+* :func:`csv_text` - a text cell of a published CSV: a value that a
+  spreadsheet would run as a formula (``=HYPERLINK(…)``, ``+``, ``-``, ``@``,
+  a leading tab or carriage return) gets a leading apostrophe (OWASP's advice
+  against CSV injection), so opening a published file never runs anything.
 
 Typst is never written from Python: pandoc's Typst writer escapes text, and
 the Lua filter's ``typst_string`` quotes the strings it writes.
@@ -78,3 +82,21 @@ def log_text(value: Any, limit: int = 200) -> str:
         for ch in str(value)
     )
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+#: First characters that make a spreadsheet read a cell as a formula.
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: Any) -> Any:
+    """A published CSV text cell that no spreadsheet runs as a formula.
+
+    Only strings change, and only those a spreadsheet would evaluate: numbers
+    (also negative ones, which are not strings here) and blank cells are kept.
+
+    >>> csv_text("=SUM(A1)"), csv_text("Elderwick"), csv_text(-1.5)
+    ("'=SUM(A1)", 'Elderwick', -1.5)
+    """
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_START):
+        return "'" + value
+    return value

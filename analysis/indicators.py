@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import escape
 from analysis.codebook import REFERENCE_DIR, Codebook, load_codebook
 from analysis.disclosure import (
     MIN_COUNT,
@@ -1075,11 +1076,19 @@ def first_authority(tables: dict[str, pd.DataFrame]) -> str:
 
 
 def csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
-    """Interface spelling for CSV: booleans as lower-case ``true``/``false``."""
+    """Interface spelling for a published CSV.
+
+    Booleans as lower-case ``true``/``false``; text cells through
+    :func:`analysis.escape.csv_text`, because a name from the data such as
+    ``=HYPERLINK(…)`` would otherwise run when a reader opens the file in a
+    spreadsheet.
+    """
     out = frame.copy()
     for col in out.columns:
         if pd.api.types.is_bool_dtype(out[col]):
             out[col] = np.where(out[col].to_numpy(dtype=bool), "true", "false")
+        elif pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(escape.csv_text)
     return out
 
 

@@ -770,3 +770,23 @@ def test_overlong_cell_is_named_as_such(tmp_path: Path) -> None:
     message = str(info.value)
     assert message.startswith(f"{path}: line 4, field 3: a value of 131,082 characters")
     assert "never closed" not in message  # not mistaken for an unclosed quote
+
+
+def test_published_csv_cells_never_run_as_spreadsheet_formulas() -> None:
+    """A name such as ``=HYPERLINK(...)`` is published as text, numbers untouched."""
+    import pandas as pd
+
+    from analysis.indicators import csv_ready
+
+    frame = pd.DataFrame({
+        "la_name": ["=HYPERLINK(\"http://127.0.0.1/x\",\"click\")", "+1 Elderwick", "@SUM(A1)",
+                    "-Marsh", "\tTab", "Elderwick"],
+        "pct": [-1.5, 2.0, 3.0, 4.0, 5.0, 6.0],
+        "suppressed": [True, False, False, False, False, False],
+    })
+    out = csv_ready(frame)
+    assert out["la_name"].tolist()[:5] == ["'" + v for v in frame["la_name"][:5]]
+    assert out["la_name"].iloc[5] == "Elderwick"
+    assert out["pct"].tolist() == frame["pct"].tolist()
+    assert out["suppressed"].tolist()[:2] == ["true", "false"]
+    assert not any(str(v).startswith(escape.CSV_FORMULA_START) for v in out["la_name"])
