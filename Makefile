@@ -11,6 +11,8 @@ REPORTS_DIR ?= reports
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 RENDERER    ?= auto
 MAPPING     ?=
+ONLY        ?=
+FORMATS     ?=
 
 SYNTH_INPUTS := analysis/synthetic.py analysis/codebook.py data/reference/synthetic.yaml data/reference/codebook.yaml
 MAPPING_ARG  := $(if $(MAPPING),--mapping $(MAPPING),)
@@ -32,6 +34,8 @@ help: ## List the targets and the variables they take
 	@echo "  REPORTS_DIR   where outputs go [reports]"
 	@echo "  JOBS          authorities built at once [number of cores: $(JOBS)]"
 	@echo "  RENDERER      quarto | pandoc | auto [auto: Quarto when installed, else pandoc + Typst]"
+	@echo "  ONLY          build only these authorities, comma-separated slugs [every authority]"
+	@echo "  FORMATS       formats to render, comma-separated from html,pdf,docx [all three]"
 
 setup: $(VENV)/.installed ## Create the virtual environment and install everything (run once)
 
@@ -65,7 +69,8 @@ params: setup $(if $(filter $(DEMO_DATA),$(DATA)),$(DEMO_DATA)) ## Write a param
 
 reports: setup $(if $(filter $(DEMO_DATA),$(DATA)),$(DEMO_DATA)) ## Build every authority's briefing, the national briefing and the index
 	@$(PY) -m analysis.build --data $(DATA) $(MAPPING_ARG) --params-dir $(PARAMS_DIR) \
-	  --reports-dir $(REPORTS_DIR) --jobs $(JOBS) --renderer $(RENDERER)
+	  --reports-dir $(REPORTS_DIR) --jobs $(JOBS) --renderer $(RENDERER) \
+	  --only "$(ONLY)" --formats "$(FORMATS)"
 
 lab: setup $(DEMO_DATA) ## Open JupyterLab on the project, notebooks ready to run
 	$(VENV)/bin/jupyter lab --notebook-dir=. notebooks/

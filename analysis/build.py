@@ -49,6 +49,10 @@ from analysis.params import Authority, ensure_params, resolve_params
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 LA_NOTEBOOKS = ("indicators", "briefing")
 FORMATS = ("html", "pdf", "docx")
+#: Documents besides the briefing: (notebook, output stem, title, formats it comes in).
+EXTRA_DOCUMENTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("young_people", "young-people", "what you told us, and what happens next", ("html", "pdf")),
+)
 STATE_VERSION = 1
 CODE_GLOBS = (
     "analysis/**/*.py",
@@ -206,6 +210,9 @@ class Job:
     warm: bool = True
     notebooks: tuple[str, ...] = LA_NOTEBOOKS
     title: str = ""
+    formats: tuple[str, ...] = FORMATS
+    #: formats already published with this fingerprint (kept, not rendered again)
+    kept_formats: tuple[str, ...] = ()
 
 
 @dataclass
@@ -251,17 +258,20 @@ def run_job(job: Job) -> Outcome:
                 warm=job.warm,
             )
         current = "render"
-        last = job.notebooks[-1]
-        render_notebook(
-            job.scratch / f"{last}.ipynb",
-            job.scratch,
-            stem="briefing",
-            formats=FORMATS,
-            renderer=job.renderer,
-            metadata={"title": job.title, "date": long_date(job.params.get("build_date", ""))},
-        )
+        date = long_date(job.params.get("build_date", ""))
+        for notebook, stem, title, allowed in outputs_of(job):
+            formats = [f for f in job.formats if f in allowed]
+            if formats:
+                render_notebook(
+                    job.scratch / f"{notebook}.ipynb", job.scratch, stem=stem,
+                    formats=formats, renderer=job.renderer,
+                    metadata={"title": title, "date": date},
+                )
         files = publish(job.scratch, job.out_dir)
-        write_json_atomic(job.stamp, {"fingerprint": job.fingerprint, "files": files})
+        withdraw_stale(job)
+        built = sorted(set(job.formats) | set(job.kept_formats), key=FORMATS.index)
+        write_json_atomic(job.stamp, {"fingerprint": job.fingerprint, "files": files,
+                                      "formats": built})
         seconds = time.monotonic() - start
         job.log_file.write_text(f"built {job.slug} in {seconds:.1f} s\n", encoding="utf-8")
         return Outcome(job.slug, job.name, True, seconds, files=files)
@@ -269,6 +279,35 @@ def run_job(job: Job) -> Outcome:
         if isinstance(exc, KeyboardInterrupt):
             raise
         return fail_job(job, exc, current, start)
+
+
+def outputs_of(job: Job) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(notebook, output stem, title, formats it can have) of every document a job renders."""
+    if job.kind == "national":
+        return [(job.notebooks[-1], "briefing", job.title, FORMATS)]
+    return [("briefing", "briefing", job.title, FORMATS),
+            *[(nb, stem, f"{job.name}: {title}", fmts)
+              for nb, stem, title, fmts in EXTRA_DOCUMENTS if nb in job.notebooks]]
+
+
+def output_files(kind: str, formats: tuple[str, ...] | list[str] = FORMATS) -> list[str]:
+    """File names of the documents of an authority (or the national job) in ``formats``."""
+    docs = [("briefing", FORMATS)] + (
+        [(stem, fmts) for nb, stem, _, fmts in EXTRA_DOCUMENTS if nb in LA_NOTEBOOKS]
+        if kind == "authority" else [])
+    return [f"{stem}.{f}" for stem, fmts in docs for f in formats if f in fmts]
+
+
+def withdraw_stale(job: Job) -> None:
+    """Remove documents in formats not rendered now and not current (``FORMATS`` subset).
+
+    A PDF built before a parameter change would otherwise sit beside the new
+    HTML and be linked from the index as if it were current.
+    """
+    current = set(job.formats) | set(job.kept_formats)
+    for name in output_files(job.kind):
+        if name.rsplit(".", 1)[1] not in current:
+            (job.out_dir / name).unlink(missing_ok=True)
 
 
 def fail_job(job: Job, exc: BaseException, stage: str, start: float) -> Outcome:
@@ -286,8 +325,8 @@ def fail_job(job: Job, exc: BaseException, stage: str, start: float) -> Outcome:
         debug.mkdir(parents=True, exist_ok=True)
         os.replace(failed_nb, debug / failed_nb.name)
         kept = str(debug / failed_nb.name)
-    for fmt in FORMATS:
-        (job.out_dir / f"briefing.{fmt}").unlink(missing_ok=True)
+    for name in output_files(job.kind):
+        (job.out_dir / name).unlink(missing_ok=True)
     job.log_file.write_text(
         f"FAILED {job.slug} at {where}: {reason}\n\n{''.join(traceback.format_exception(exc))}",
         encoding="utf-8",
@@ -378,9 +417,58 @@ class Progress:
 
 
 # ---------------------------------------------------------------- main flow
+def formats_needed(stamp: dict[str, Any], fingerprint: str, formats: tuple[str, ...],
+                   out_dir: Path, kind: str, force: bool) -> tuple[bool, tuple[str, ...]]:
+    """(must build, formats already current) for one job.
+
+    A stamp records the fingerprint and the formats built with it; a job is
+    up to date when the fingerprint matches and every requested format was
+    built with it (and its files exist). Formats built with the same
+    fingerprint and not requested now are kept as they are.
+    """
+    if force or stamp.get("fingerprint") != fingerprint:
+        return True, ()
+    done = tuple(f for f in stamp.get("formats", FORMATS) if f in FORMATS
+                 and all((out_dir / n).exists() for n in output_files(kind, (f,))))
+    kept = tuple(f for f in done if f not in formats)
+    return not set(formats) <= set(done), kept
+
+
+def parse_list(value: str | None, allowed: tuple[str, ...] | None, what: str) -> tuple[str, ...]:
+    """'html, pdf' -> ('html', 'pdf'); unknown entries of a closed list are a clear error."""
+    items = tuple(dict.fromkeys(v.strip() for v in (value or "").split(",") if v.strip()))
+    if allowed is not None:
+        unknown = [v for v in items if v not in allowed]
+        if unknown:
+            raise UserError(f"{what}: unknown value(s) {', '.join(unknown)} "
+                            f"(use a comma-separated list of {', '.join(allowed)})")
+    return items
+
+
+def select_authorities(auths: list[Authority], only: tuple[str, ...], data: Path
+                       ) -> list[Authority]:
+    """The authorities ``ONLY`` names (all when it is empty); unknown slugs are an error."""
+    if not only:
+        return auths
+    import difflib
+
+    slugs = {a.slug: a for a in auths}
+    unknown = [s for s in only if s not in slugs]
+    if unknown:
+        hints = []
+        for slug in unknown:
+            close = difflib.get_close_matches(slug, list(slugs), n=3)
+            hints.append(f"{slug!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+        raise UserError(f"ONLY: no authority in {data} has the slug {'; '.join(hints)}. "
+                        "Slugs are the names of the parameter files, e.g. "
+                        f"{next(iter(slugs), 'northbridge')}.")
+    return [slugs[s] for s in only]
+
+
 def plan_jobs(
     auths: list[Authority], paths: Paths, national_fp: str, code_fp: str, renderer: str,
     data_fp: str, force: bool, warm: bool, log: Logger,
+    formats: tuple[str, ...] = FORMATS,
 ) -> tuple[list[Job], list[Outcome]]:
     """Jobs whose inputs changed; parameter problems become failures up front."""
     jobs: list[Job] = []
@@ -410,22 +498,22 @@ def plan_jobs(
         fingerprint = text_hash(nb_params | {"code_version": None, "build_date": None},
                                 national_fp, code_fp, renderer)
         stamp = paths.stamps / f"{auth.slug}.json"
-        done = read_json(stamp)
-        if not force and done.get("fingerprint") == fingerprint and all(
-            (out_dir / f"briefing.{f}").exists() for f in FORMATS
-        ):
+        needed, kept = formats_needed(read_json(stamp), fingerprint, formats, out_dir,
+                                      "authority", force)
+        if not needed:
             continue
         jobs.append(Job(
             kind="authority", slug=auth.slug, name=auth.la_name, params=nb_params,
             fingerprint=fingerprint, out_dir=out_dir, scratch=paths.scratch / auth.slug,
             stamp=stamp, log_file=paths.logs / f"{auth.slug}.log", renderer=renderer,
             warm=warm, title=f"{auth.la_name}: children's well-being briefing",
+            formats=formats, kept_formats=kept,
         ))
     return jobs, failures
 
 
 def national_job(paths: Paths, national_fp: str, code_fp: str, renderer: str,
-                 data_fp: str, warm: bool) -> Job:
+                 data_fp: str, warm: bool, formats: tuple[str, ...] = FORMATS) -> Job:
     params = {
         "national_dir": str(paths.national_work.resolve()),
         "reports_dir": str(paths.reports.resolve()),
@@ -439,7 +527,7 @@ def national_job(paths: Paths, national_fp: str, code_fp: str, renderer: str,
         out_dir=paths.national, scratch=paths.scratch / "_national",
         stamp=paths.stamps / "_national.json", log_file=paths.logs / "national.log",
         renderer=renderer, warm=warm, notebooks=("national",),
-        title="Children's well-being: the national picture",
+        title="Children's well-being: the national picture", formats=formats,
     )
 
 
@@ -450,10 +538,12 @@ def build_index(paths: Paths, auths: list[Authority], outcomes: dict[str, Outcom
     def entry(slug: str, name: str, year: Any, folder: Path) -> dict[str, Any]:
         formats = {f: f"{slug}/briefing.{f}" for f in FORMATS
                    if (folder / f"briefing.{f}").exists()}
+        young = {f: f"{slug}/young-people.{f}" for f in FORMATS
+                 if (folder / f"young-people.{f}").exists()}
         out = outcomes.get(slug)
         ok = bool(formats) and (out is None or out.ok)
         return {"name": name, "slug": slug, "survey_year": year, "formats": formats,
-                "status": "built" if ok else "failed",
+                "young_people": young, "status": "built" if ok else "failed",
                 "note": "" if ok else (out.error if out else "not built")}
 
     entries = [entry("national", "National briefing (all authorities)", "", paths.national)]
@@ -471,6 +561,9 @@ def run(args: argparse.Namespace, log: Logger) -> int:
     if not data.exists():
         raise UserError(f"{data}: no such file (DATA). "
                         "`make data` writes the demonstration extract.")
+    only = parse_list(args.only, None, "ONLY")
+    formats = tuple(sorted(parse_list(args.formats, FORMATS, "FORMATS") or FORMATS,
+                           key=FORMATS.index))
     data_fp = text_hash(file_hash(data), file_hash(mapping) if mapping else "")
     code_fp = code_hash()
     national_fp = text_hash(data_fp, code_fp)
@@ -495,6 +588,7 @@ def run(args: argparse.Namespace, log: Logger) -> int:
                              "latest_year": a.latest_year, "years": list(a.years)} for a in auths],
         })
 
+    selected = select_authorities(auths, only, data)
     created, updated, orphans = ensure_params(auths, paths.params)
     if created:
         log.info(f"Wrote {len(created)} new parameter file(s) in {paths.params}/")
@@ -503,15 +597,21 @@ def run(args: argparse.Namespace, log: Logger) -> int:
     for p in orphans:
         log.info(f"Skipped {p}: no authority with this name is in {data}")
 
-    jobs, failures = plan_jobs(auths, paths, national_fp, code_fp, renderer, data_fp,
-                               args.force, not args.cold, log)
-    nat = national_job(paths, national_fp, code_fp, renderer, data_fp, not args.cold)
-    if args.force or read_json(nat.stamp).get("fingerprint") != nat.fingerprint or not (
-        paths.national / "briefing.html").exists():
+    jobs, failures = plan_jobs(selected, paths, national_fp, code_fp, renderer, data_fp,
+                               args.force, not args.cold, log, formats)
+    nat = national_job(paths, national_fp, code_fp, renderer, data_fp, not args.cold, formats)
+    needed, nat.kept_formats = formats_needed(read_json(nat.stamp), nat.fingerprint, formats,
+                                              paths.national, "national", args.force)
+    if needed:
         jobs.insert(0, nat)
+    if only:
+        log.info(f"ONLY: building {', '.join(only)} (and the national briefing and index "
+                 "when they are out of date)")
+    if formats != FORMATS:
+        log.info(f"FORMATS: rendering {', '.join(formats)} only")
 
     outcomes: dict[str, Outcome] = {o.slug: o for o in failures}
-    up_to_date = len(auths) + 1 - len(jobs) - len(failures)
+    up_to_date = len(selected) + 1 - len(jobs) - len(failures)
     if jobs:
         log.info(f"Building {len(jobs)} briefing(s) with {args.jobs} worker(s); "
                  f"{up_to_date} already up to date")
@@ -569,6 +669,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--reports-dir", default="reports")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     p.add_argument("--renderer", choices=("auto", "quarto", "pandoc"), default="auto")
+    p.add_argument("--only", default="",
+                   help="comma-separated slugs: build only these authorities (ONLY)")
+    p.add_argument("--formats", default="",
+                   help="comma-separated formats from html,pdf,docx (FORMATS; default all)")
     p.add_argument("--force", action="store_true", help="rebuild everything")
     p.add_argument("--cold", action="store_true",
                    help="a fresh kernel per notebook (slower; for comparison)")

@@ -265,3 +265,53 @@ def test_cover_date_is_written_as_people_write_it() -> None:
 
     assert long_date("2026-01-05") == "5 January 2026"
     assert long_date("") == ""
+
+
+def test_only_and_formats_rebuild_one_authority_in_one_format(built: dict) -> None:
+    """ONLY=slug FORMATS=html: that authority's HTML only; stale formats withdrawn; others kept."""
+    reports = built["root"] / "only"
+    params = built["root"] / "only-params"
+    shutil.copytree(built["reports"], reports, symlinks=True)
+    shutil.copytree(built["params"], params)
+    codes = list(NAMES)
+    target, other = slug_of(codes[0]), slug_of(codes[1])
+    before = {p: p.stat().st_mtime_ns for p in (reports / other).glob("briefing.*")}
+    edit = params / f"{target}.yaml"
+    edit.write_text(edit.read_text(encoding="utf-8").replace(
+        "cohort_sizes: {}", "cohort_sizes: {ylbc: 60}"), encoding="utf-8")
+    (params / f"{other}.yaml").write_text((params / f"{other}.yaml").read_text(
+        encoding="utf-8").replace("cohort_sizes: {}", "cohort_sizes: {ylbc: 70}"),
+        encoding="utf-8")
+
+    proc = build(reports, params, "--only", target, "--formats", "html")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert summary(proc) == {"built": 1, "up_to_date": 1, "failed": 0}  # it + national
+    assert "Response rate" in html_text(reports / target / "briefing.html")
+    # its PDF and Word files were built from the old parameters: withdrawn, not linked
+    assert not (reports / target / "briefing.pdf").exists()
+    index = (reports / "index.html").read_text(encoding="utf-8")
+    assert f'href="{target}/briefing.html"' in index
+    assert f'href="{target}/briefing.pdf"' not in index
+    # the other authority (edited too, but not in ONLY) is untouched and still listed
+    assert {p: p.stat().st_mtime_ns for p in (reports / other).glob("briefing.*")} == before
+    assert f'href="{other}/briefing.pdf"' in index
+
+    # asking for the missing format later renders it and keeps the current HTML
+    html_before = (reports / target / "briefing.html").stat().st_mtime_ns
+    again = build(reports, params, "--only", target, "--formats", "html")
+    assert summary(again)["built"] == 0
+    pdf = build(reports, params, "--only", target, "--formats", "pdf")
+    assert summary(pdf) == {"built": 1, "up_to_date": 1, "failed": 0}
+    assert (reports / target / "briefing.pdf").stat().st_size > 0
+    assert (reports / target / "briefing.html").stat().st_mtime_ns == html_before
+
+
+def test_only_names_an_unknown_slug_and_formats_an_unknown_format(built: dict) -> None:
+    reports, params = built["reports"], built["params"]
+    known = slug_of(next(iter(NAMES)))
+    proc = build(reports, params, "--only", f"{known[:-1]},nowhere-at-all")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "ONLY" in proc.stderr and "nowhere-at-all" in proc.stderr
+    assert f"did you mean {known}" in proc.stderr
+    bad = build(reports, params, "--formats", "html,rtf")
+    assert bad.returncode != 0 and "FORMATS" in bad.stderr and "rtf" in bad.stderr
