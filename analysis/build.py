@@ -47,7 +47,7 @@ from analysis.files import write_atomic
 from analysis.params import Authority, ensure_params, resolve_params
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
-LA_NOTEBOOKS = ("indicators", "briefing")
+LA_NOTEBOOKS = ("indicators", "briefing", "young_people")
 FORMATS = ("html", "pdf", "docx")
 #: Documents besides the briefing: (notebook, output stem, title, formats it comes in).
 EXTRA_DOCUMENTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
@@ -469,16 +469,24 @@ def plan_jobs(
     auths: list[Authority], paths: Paths, national_fp: str, code_fp: str, renderer: str,
     data_fp: str, force: bool, warm: bool, log: Logger,
     formats: tuple[str, ...] = FORMATS,
+    every: list[Authority] | None = None,
 ) -> tuple[list[Job], list[Outcome]]:
-    """Jobs whose inputs changed; parameter problems become failures up front."""
+    """Jobs whose inputs changed; parameter problems become failures up front.
+
+    ``every`` is every authority in the data (``auths`` may be the ``ONLY``
+    selection): neighbours are checked against it and regions gathered from it.
+    """
     jobs: list[Job] = []
     failures: list[Outcome] = []
     version = code_version()
     date = build_date()
+    every = every if every is not None else auths
+    codes = [a.la_code for a in every]
+    regions = region_members(every, paths.params, codes)
     for auth in auths:
         out_dir = paths.reports / auth.slug
         try:
-            params = resolve_params(auth, paths.params)
+            params = resolve_params(auth, paths.params, codes)
         except UserError as exc:
             (paths.reports / auth.slug / "briefing.html").unlink(missing_ok=True)
             (paths.stamps / f"{auth.slug}.json").unlink(missing_ok=True)
@@ -488,6 +496,11 @@ def plan_jobs(
             "la_code": auth.la_code,
             "survey_year": int(params["survey_year"]),
             "cohort_sizes": params.get("cohort_sizes") or {},
+            "we_will": list(params.get("we_will") or []),
+            "neighbours": list(params.get("neighbours") or []),
+            "region": str(params.get("region") or ""),
+            "region_codes": [c for c in regions.get(str(params.get("region") or ""), [])
+                             if c != auth.la_code],
             "national_dir": str(paths.national_work.resolve()),
             "reports_dir": str(paths.reports.resolve()),
             "out_dir": ".",
@@ -510,6 +523,24 @@ def plan_jobs(
             formats=formats, kept_formats=kept,
         ))
     return jobs, failures
+
+
+def region_members(auths: list[Authority], params_dir: Path, codes: list[str]
+                   ) -> dict[str, list[str]]:
+    """Region name -> codes of the authorities whose parameter files give it.
+
+    A file that cannot be read is left out here (its own authority fails
+    with the reason); the region of the others is unaffected.
+    """
+    out: dict[str, list[str]] = {}
+    for auth in auths:
+        try:
+            region = resolve_params(auth, params_dir, codes).get("region")
+        except UserError:
+            continue
+        if region:
+            out.setdefault(str(region), []).append(auth.la_code)
+    return out
 
 
 def national_job(paths: Paths, national_fp: str, code_fp: str, renderer: str,
@@ -598,7 +629,7 @@ def run(args: argparse.Namespace, log: Logger) -> int:
         log.info(f"Skipped {p}: no authority with this name is in {data}")
 
     jobs, failures = plan_jobs(selected, paths, national_fp, code_fp, renderer, data_fp,
-                               args.force, not args.cold, log, formats)
+                               args.force, not args.cold, log, formats, auths)
     nat = national_job(paths, national_fp, code_fp, renderer, data_fp, not args.cold, formats)
     needed, nat.kept_formats = formats_needed(read_json(nat.stamp), nat.fingerprint, formats,
                                               paths.national, "national", args.force)

@@ -20,6 +20,7 @@ from pathlib import Path
 import docx
 import pandas as pd
 import pytest
+import yaml
 from pypdf import PdfReader
 
 from analysis import briefing as br
@@ -106,6 +107,48 @@ def test_every_authority_has_every_output(built: dict) -> None:
     assert logs == sorted([*map(slug_of, NAMES), "national"])
 
 
+def test_every_authority_has_a_young_peoples_version_children_can_read(built: dict) -> None:
+    """young-people.html and .pdf: readable by a 9-year-old, no percentages, a picture with alt."""
+    from analysis.young_people import MAX_GRADE, readability
+
+    index = (built["reports"] / "index.html").read_text(encoding="utf-8")
+    pictures = 0
+    for code, name in NAMES.items():
+        folder = built["reports"] / slug_of(code)
+        page = (folder / "young-people.html").read_text(encoding="utf-8")
+        text = html_text(folder / "young-people.html")
+        pdf = pdf_text(folder / "young-people.pdf")
+        assert name in text and "what you told us" in text.lower()
+        for words in (text, pdf):
+            assert "%" not in words and "per cent" not in words.lower()
+        assert "Good things you told us" in text and "What happens next" in text
+        assert text.index("Good things") < text.index("need to get better")
+        assert "Coming soon" in text  # no we_will in the fixture's parameter files
+        score = readability(text)
+        assert score["flesch_kincaid_grade"] <= MAX_GRADE, (code, score)
+        images = re.findall(r"<img\b[^>]*>", page)
+        assert all(re.search(r'alt="[^"]{20,}"', img) for img in images)
+        pictures += len(images)
+        assert f'href="{slug_of(code)}/young-people.html"' in index
+        assert f'href="{slug_of(code)}/young-people.pdf"' in index
+    assert pictures >= len(NAMES) - 1  # the smallest authority may have no published feelings
+
+
+def test_neighbours_and_region_compared_where_given(built: dict) -> None:
+    """The fixture's parameter files get the demonstration's neighbours and regions."""
+    for code in NAMES:
+        folder = built["reports"] / slug_of(code)
+        spec = yaml.safe_load((built["params"] / f"{slug_of(code)}.yaml").read_text())
+        assert spec["neighbours"] and spec["region"]
+        text = html_text(folder / "briefing.html")
+        assert "Compared with similar authorities" in text
+        assert "statistical neighbours, pooled" in text.replace("neighbour, pooled",
+                                                                 "neighbours, pooled")
+        rows = pd.read_csv(folder / "comparators.csv")
+        assert set(rows["group"]) <= {"neighbours", "region"} and len(rows)
+        assert rows.loc[rows["suppressed"], "pct"].isna().all()
+
+
 def test_index_links_every_briefing_in_every_format(built: dict) -> None:
     index = (built["reports"] / "index.html").read_text(encoding="utf-8")
     for slug in [*map(slug_of, NAMES), "national"]:
@@ -163,7 +206,8 @@ def test_national_briefing_names_no_authority(built: dict) -> None:
 def test_pages_load_cleanly_and_pass_axe_in_chromium(built: dict) -> None:
     reports = built["reports"]
     pages = [reports / "index.html", reports / "national" / "briefing.html",
-             *(reports / slug_of(code) / "briefing.html" for code in list(NAMES)[:2])]
+             *(reports / slug_of(code) / "briefing.html" for code in list(NAMES)[:2]),
+             *(reports / slug_of(code) / "young-people.html" for code in list(NAMES)[:2])]
     for report in check_pages(pages):
         assert report.ok, report.describe()
 
@@ -278,7 +322,9 @@ def test_only_and_formats_rebuild_one_authority_in_one_format(built: dict) -> No
     before = {p: p.stat().st_mtime_ns for p in (reports / other).glob("briefing.*")}
     edit = params / f"{target}.yaml"
     edit.write_text(edit.read_text(encoding="utf-8").replace(
-        "cohort_sizes: {}", "cohort_sizes: {ylbc: 60}"), encoding="utf-8")
+        "cohort_sizes: {}", "cohort_sizes: {ylbc: 60}").replace(
+        "we_will: []", 'we_will: ["Visit you <b>more</b> *often*.", "Listen."]'),
+        encoding="utf-8")
     (params / f"{other}.yaml").write_text((params / f"{other}.yaml").read_text(
         encoding="utf-8").replace("cohort_sizes: {}", "cohort_sizes: {ylbc: 70}"),
         encoding="utf-8")
@@ -287,8 +333,11 @@ def test_only_and_formats_rebuild_one_authority_in_one_format(built: dict) -> No
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert summary(proc) == {"built": 1, "up_to_date": 1, "failed": 0}  # it + national
     assert "Response rate" in html_text(reports / target / "briefing.html")
+    young = html_text(reports / target / "young-people.html")
+    assert "Visit you <b>more</b> *often*." in young and "Coming soon" not in young
     # its PDF and Word files were built from the old parameters: withdrawn, not linked
     assert not (reports / target / "briefing.pdf").exists()
+    assert not (reports / target / "young-people.pdf").exists()
     index = (reports / "index.html").read_text(encoding="utf-8")
     assert f'href="{target}/briefing.html"' in index
     assert f'href="{target}/briefing.pdf"' not in index
