@@ -482,7 +482,7 @@ def plan_jobs(
     date = build_date()
     every = every if every is not None else auths
     codes = [a.la_code for a in every]
-    regions = region_members(every, paths.params, codes)
+    regions = region_members(every, paths.params, codes, paths.work / "regions.json")
     for auth in auths:
         out_dir = paths.reports / auth.slug
         try:
@@ -525,21 +525,28 @@ def plan_jobs(
     return jobs, failures
 
 
-def region_members(auths: list[Authority], params_dir: Path, codes: list[str]
-                   ) -> dict[str, list[str]]:
+def region_members(auths: list[Authority], params_dir: Path, codes: list[str],
+                   memory: Path | None = None) -> dict[str, list[str]]:
     """Region name -> codes of the authorities whose parameter files give it.
 
-    A file that cannot be read is left out here (its own authority fails
-    with the reason); the region of the others is unaffected.
+    A file that cannot be read keeps the region it had when it was last read
+    (remembered in ``memory``): its own authority fails with the reason, and
+    the others' region comparisons, and so their builds, are unaffected.
     """
-    out: dict[str, list[str]] = {}
+    known = read_json(memory) if memory is not None else {}
+    regions: dict[str, str] = {}
     for auth in auths:
         try:
             region = resolve_params(auth, params_dir, codes).get("region")
         except UserError:
-            continue
+            region = known.get(auth.la_code)
         if region:
-            out.setdefault(str(region), []).append(auth.la_code)
+            regions[auth.la_code] = str(region)
+    if memory is not None and regions != known:
+        write_json_atomic(memory, regions)
+    out: dict[str, list[str]] = {}
+    for code, region in regions.items():
+        out.setdefault(region, []).append(code)
     return out
 
 
