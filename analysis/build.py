@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import datetime as dt
+import functools
 import hashlib
 import json
 import multiprocessing as mp
@@ -250,10 +251,11 @@ def run_job(job: Job) -> Outcome:
     try:
         for name in job.notebooks:
             current = name
+            source = NOTEBOOKS / f"{name}.ipynb"
             run_notebook(
-                NOTEBOOKS / f"{name}.ipynb",
+                source,
                 job.scratch / f"{name}.ipynb",
-                job.params,
+                parameters_for(source, job.params),
                 cwd=job.scratch,
                 warm=job.warm,
             )
@@ -279,6 +281,28 @@ def run_job(job: Job) -> Outcome:
         if isinstance(exc, KeyboardInterrupt):
             raise
         return fail_job(job, exc, current, start)
+
+
+@functools.lru_cache(maxsize=16)
+def notebook_parameters(notebook: Path) -> frozenset[str] | None:
+    """Names assigned in a notebook's ``parameters`` cell (None: no such cell, pass all)."""
+    import re
+
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        return None
+    for cell in cells:
+        if "parameters" in (cell.get("metadata", {}).get("tags") or []):
+            source = "".join(cell.get("source") or [])
+            return frozenset(re.findall(r"^([A-Za-z_]\w*)\s*=", source, flags=re.M))
+    return None
+
+
+def parameters_for(notebook: Path, params: dict[str, Any]) -> dict[str, Any]:
+    """The build's parameters a notebook declares (Papermill warns about any others)."""
+    names = notebook_parameters(notebook)
+    return dict(params) if names is None else {k: v for k, v in params.items() if k in names}
 
 
 def outputs_of(job: Job) -> list[tuple[str, str, str, tuple[str, ...]]]:

@@ -389,3 +389,46 @@ def _take_tables(lines: Sequence[str]) -> tuple[list[str], list[str]]:
             continue
         out.append(line)
     return out, tables
+
+
+# ---------------------------------------------------------------- the first two pages
+def cover_markdown(b: br.Briefing) -> str:
+    """One paragraph: who, when, how many answered (the table is in *Who answered*)."""
+    total = b.answers[b.answers["survey"] == "total"]["answers"]
+    answered = ("" if total.empty or pd.isna(total.iloc[0])
+                else f" {int(total.iloc[0]):,} questionnaires were returned.")
+    text = [f"**{b.la_name}**, surveys of {b.survey_year}.{answered}", "",
+            "What children in care and care leavers here told the Bright Spots surveys, "
+            "against children in care in other authorities. The first two pages are the "
+            "briefing at a glance; the detail follows, with every table in the appendix."]
+    low = low_response(b)
+    if low:
+        text += ["", br.callout("warning", "Low response", br.low_response_text(low))]
+    return "\n".join(text)
+
+
+def low_response(b: br.Briefing) -> list[str]:
+    """Surveys answered by under ``briefing.LOW_RESPONSE``% of the eligible children (names)."""
+    cb = load_codebook()
+    out = []
+    for rec in b.answers.to_dict("records"):
+        survey, count = str(rec["survey"]), rec["answers"]
+        size = b.cohort_sizes.get(survey)
+        if survey == "total" or not size or pd.isna(count):
+            continue
+        if 100 * int(count) / size < br.LOW_RESPONSE:
+            out.append(str(cb.surveys[survey]["name"]))
+    return out
+
+
+def at_a_glance_markdown(b: br.Briefing) -> str:
+    """The six at-a-glance elements after the key messages, then the spine chart."""
+    tables = getattr(b, "tables", None)
+    parts = ["## At a glance {#at-a-glance}", "",
+             "### Key messages", "", "\n".join(f"- {m}" for m in b.messages), "",
+             going_well_markdown(b), "", needs_attention_markdown(b), "",
+             children_say_markdown(b), "", next_steps_markdown(b), "",
+             change_markdown(b)]
+    if tables is not None:
+        parts += ["", "### Every result at once", "", spine_markdown(tables, b)]
+    return "\n".join(parts)

@@ -372,6 +372,18 @@ def readable_text(markdown_text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def page_words(page: str) -> str:
+    """The words of a rendered HTML page, each heading, list item and paragraph a sentence."""
+    import html
+
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    text = re.sub(r"<img\b[^>]*>", " ", text)
+    text = re.sub(r"</(h[1-6]|li|p|figcaption|summary|div|td|th)>", "\n", text)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", text))
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return " ".join(ln if ln[-1] in ".!?:" else ln + "." for ln in lines if ln)
+
+
 def readability(markdown_text: str) -> dict[str, float]:
     """Flesch reading ease (higher is easier; 90+ is 'very easy') and Flesch-Kincaid grade."""
     import textstat
