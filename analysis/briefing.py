@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -182,7 +182,8 @@ def show(text: str) -> None:
     display(markdown(text))
 
 
-def show_comparators(b: Briefing, out_dir: str | Path | None) -> None:
+def show_comparators(b: Briefing, out_dir: str | Path | None,
+                     wrap: Callable[[str, str], str] | None = None) -> None:
     """The neighbours-and-region section, and its figures as ``comparators.csv``.
 
     Shows nothing when the parameter file gives neither neighbours nor a region
@@ -197,7 +198,7 @@ def show_comparators(b: Briefing, out_dir: str | Path | None) -> None:
 
         write_csv_atomic(csv_ready(b.comparators), Path(out_dir) / "comparators.csv", "%.1f")
     if text:
-        show(text)
+        show(wrap(text, "similar-authorities") if wrap else text)
 
 
 def pipe_table(frame: pd.DataFrame, caption: str = "", right: Iterable[str] = ()) -> str:
@@ -550,6 +551,9 @@ class Briefing:
     neighbours: list[str] = field(default_factory=list)
     region_codes: list[str] = field(default_factory=list)  # the region's other authorities
     comparators: pd.DataFrame | None = None  # analysis.comparators: neighbours and region
+    #: The national comparison tables (internal, unsuppressed): only for the spine chart,
+    #: which reads every authority's *published* figures from them (``analysis.glance``).
+    tables: Mapping[str, pd.DataFrame] | None = field(default=None, repr=False)
 
     @property
     def slug(self) -> str:
@@ -733,6 +737,7 @@ def prepare(
         neighbours=list(neighbours or []),
         region_codes=list(region_codes or []),
         comparators=comparators,
+        tables=tables,
     )
 
 

@@ -300,19 +300,46 @@ def spine_markdown(tables: Mapping[str, pd.DataFrame], b: br.Briefing) -> str:
 
 
 # ---------------------------------------------------------------- layout
-def contents_markdown(sections: Sequence[tuple[str, str]] = DETAIL_SECTIONS) -> str:
+def contents_markdown(b: br.Briefing | None = None,
+                      sections: Sequence[tuple[str, str]] = DETAIL_SECTIONS) -> str:
     """A contents list linking to the detail (explicit anchors work in every format)."""
-    items = "\n".join(f"- [{title}](#{anchor})" for anchor, title in sections)
-    return f"## Contents {{#contents .unnumbered}}\n\n{items}"
+    listed = list(sections)
+    if b is not None and b.comparators is not None and not b.comparators.empty:
+        at = next(i for i, (a, _) in enumerate(listed) if a == "well-being") + 1
+        listed.insert(at, ("similar-authorities", "Compared with similar authorities"))
+    items = "\n".join(f"- [{title}](#{anchor})" for anchor, title in listed)
+    return ("## Contents {#contents}\n\n"
+            "The detail behind the first two pages. In the web page each section can be "
+            "folded away; every table is in the appendix.\n\n" + items)
 
 
-PAGE_BREAK = "```{=typst}\n#pagebreak(weak: true)\n```"
+def who_answered_markdown(b: br.Briefing) -> str:
+    """The cover's table of questionnaires (and response rates) as a detail section."""
+    cover = br.cover_markdown(b).splitlines()
+    start = next((i for i, line in enumerate(cover) if line.startswith("|")), len(cover))
+    return "## Who answered\n\n" + "\n".join(cover[start:])
+
+
+#: The detail starts on a new page of the PDF. Inside it (a Typst scope the appendix
+#: closes) charts float to the top or bottom of a page (``placement: auto``), so a tall
+#: chart never leaves half a page empty after its heading; the first two pages keep
+#: their order, and the appendix's tables stay in order and may break across pages.
+PAGE_BREAK = "```{=typst}\n#pagebreak(weak: true)\n#[\n#set figure(placement: auto)\n```"
+APPENDIX_START = ("```{=typst}\n]\n"
+                  "#show figure.where(kind: table): set block(breakable: true)\n```")
 
 
 def fold(summary: str, body: str) -> str:
-    """Foldable detail in HTML (``<details>``); PDF and Word show the body as it is."""
-    return (f"```{{=html}}\n<details class=\"detail\"><summary>{summary}</summary>\n```\n\n"
-            f"{body}\n\n```{{=html}}\n</details>\n```")
+    """Foldable detail in HTML (``<details>``); PDF and Word show the body as it is.
+
+    The raw blocks are ``html5``, not ``html``: the renderer's filter turns raw
+    ``html`` blocks (pandas tables) into document blocks for every format,
+    which would print the summary as text; ``html5`` passes only to HTML.
+    """
+    import html
+
+    return (f"```{{=html5}}\n<details class=\"detail\"><summary>{html.escape(summary)}"
+            f"</summary>\n```\n\n{body}\n\n```{{=html5}}\n</details>\n```")
 
 
 class Appendix:
@@ -336,7 +363,6 @@ class Appendix:
         body, tables = _take_tables(lines[1:])
         if tables:
             self.parts.append((title, tables))
-            body += ["", "*The tables of this section are in the [appendix](#appendix).*"]
         text = "\n".join(body).strip("\n")
         head = f"## {title} {{#{anchor}}}"
         if not folded or not text:
@@ -344,7 +370,7 @@ class Appendix:
         return f"{head}\n\n{fold(f'{title}: the detail', text)}"
 
     def markdown(self) -> str:
-        out = ["## Appendix: tables {#appendix}", "",
+        out = [APPENDIX_START, "", "## Appendix: tables {#appendix}", "",
                "Every figure of the detail sections, section by section. [c] = withheld to "
                "protect children's privacy; [x] = no figure exists."]
         if not self.parts:

@@ -149,6 +149,29 @@ def test_neighbours_and_region_compared_where_given(built: dict) -> None:
         assert rows.loc[rows["suppressed"], "pct"].isna().all()
 
 
+def test_directors_first_two_pages_hold_the_briefing_at_a_glance(built: dict) -> None:
+    """Six at-a-glance elements in the PDF's first two pages; contents and folds in the HTML."""
+    for code in NAMES:
+        folder = built["reports"] / slug_of(code)
+        pdf = PdfReader(folder / "briefing.pdf")
+        first = norm(" ".join(p.extract_text() for p in pdf.pages[:2]))
+        for element in ("Going well", "Needs attention", "What the children say",
+                        "What to do next", "Change since the last survey",
+                        "Every result at once"):
+            assert element in first, (code, element)
+        assert "Contents" not in first  # the detail starts on page 3
+        # no near-empty page before the last: text or a chart on each
+        for number, page in enumerate(pdf.pages[:-1], 1):
+            assert len(page.extract_text()) >= 400 or page.images, (code, number)
+        page = (folder / "briefing.html").read_text(encoding="utf-8")
+        targets = re.findall(r'<a href="#([^"]+)"', page)
+        assert {"who-answered", "well-being", "appendix"} <= set(targets)
+        for target in targets:
+            assert f'id="{target}"' in page, (code, target)
+        assert page.count('<details class="detail">') >= 8
+        assert "<summary>" in page
+
+
 def test_index_links_every_briefing_in_every_format(built: dict) -> None:
     index = (built["reports"] / "index.html").read_text(encoding="utf-8")
     for slug in [*map(slug_of, NAMES), "national"]:
