@@ -218,7 +218,7 @@ def spine_figure(rows: pd.DataFrame, title: str) -> Any:
     cb = load_codebook()
     surveys = [s for s in cb.surveys if s in set(rows["survey"])]
     measures = [m for m in cb.measures() if m in set(rows["indicator"])]
-    height = 1.4 + 0.2 * len(measures)
+    height = 1.2 + 0.15 * len(measures)
     with plt.rc_context(_RC | {"font.size": 8, "ytick.labelsize": 8}):
         fig, axes = plt.subplots(1, max(1, len(surveys)), figsize=(8.0, height), sharey=True,
                                  squeeze=False)
@@ -247,7 +247,8 @@ def spine_figure(rows: pd.DataFrame, title: str) -> Any:
                            edgecolor=OKABE_ITO["black"], linewidth=0.6, zorder=3)
             ax.axvline(0, color=OKABE_ITO["black"], linewidth=0.9, zorder=2)
             ax.set_xlim(-1.15, 1.15)
-            ax.set_xticks([-1, 0, 1], ["worse", "avg", "better"])
+            ax.set_xticks([0], ["average"])
+            ax.set_xlabel("\u2190 worse    better \u2192", fontsize=8)
             ax.set_title(br.AGE_TAGS.get(survey, "care leavers").replace("4 to 7", "ages 4-7")
                          .replace("8 to 11", "ages 8-11").replace("11 to 17", "ages 11-17"),
                          fontsize=9)
@@ -264,9 +265,9 @@ def spine_figure(rows: pd.DataFrame, title: str) -> Any:
                            label="range across authorities"),
                     Line2D([], [], color="#8c8c8c", linewidth=6, label="middle half")]
         fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False, fontsize=8)
-        fig.suptitle(title, fontsize=10, x=0.02, ha="left")
-        fig.subplots_adjust(left=0.3, right=0.98, top=1 - 0.45 / height,
-                            bottom=0.75 / height, wspace=0.08)
+        fig.suptitle(title, fontsize=10, x=0.02, ha="left", y=1 - 0.08 / height)
+        fig.subplots_adjust(left=0.3, right=0.98, top=1 - 0.55 / height,
+                            bottom=0.95 / height, wspace=0.1)
     return fig
 
 
