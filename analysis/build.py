@@ -351,8 +351,10 @@ def fail_job(job: Job, exc: BaseException, stage: str, start: float) -> Outcome:
         kept = str(debug / failed_nb.name)
     for name in output_files(job.kind):
         (job.out_dir / name).unlink(missing_ok=True)
+    renderer_log = getattr(exc, "log", "")  # RenderError: the renderer's own output
     job.log_file.write_text(
-        f"FAILED {job.slug} at {where}: {reason}\n\n{''.join(traceback.format_exception(exc))}",
+        f"FAILED {job.slug} at {where}: {reason}\n\n{''.join(traceback.format_exception(exc))}"
+        + (f"\nRenderer output:\n{renderer_log}\n" if renderer_log else ""),
         encoding="utf-8",
     )
     return Outcome(job.slug, job.name, False, time.monotonic() - start, reason, where, kept)
@@ -635,6 +637,7 @@ def run(args: argparse.Namespace, log: Logger) -> int:
         from analysis.render import available_renderer
 
         renderer = available_renderer(renderer)
+    log.info(renderer_note(args.renderer, renderer))
 
     if (not args.force and state.get("version") == STATE_VERSION
             and state.get("national") == national_fp and paths.national_work.exists()):
@@ -707,6 +710,22 @@ def execute(jobs: list[Job], workers: int, log: Logger) -> dict[str, Outcome]:
     finally:
         progress.close()
     return results
+
+
+def renderer_note(requested: str, chosen: str) -> str:
+    """Which renderer the build uses, why, and how to choose the other one.
+
+    ``auto`` does not fall back to pandoc when Quarto fails: a set of
+    briefings half from one renderer and half from the other would look
+    different and the failure would go unseen, so a Quarto failure fails the
+    briefing and names ``RENDERER=pandoc``.
+    """
+    if chosen == "quarto":
+        why = "installed" if requested == "auto" else "requested"
+        return (f"Renderer: Quarto ({why}; RENDERER=pandoc renders with pandoc + Typst "
+                "instead)")
+    why = "no quarto on PATH" if requested == "auto" else "requested"
+    return f"Renderer: pandoc + Typst ({why}; RENDERER=quarto uses Quarto when installed)"
 
 
 def summarise(auths: list[Authority], outcomes: dict[str, Outcome], up_to_date: int,

@@ -3,9 +3,13 @@
 Two renderers produce the same three files (``<stem>.html``, ``<stem>.pdf``,
 ``<stem>.docx``):
 
-* **Quarto** (``quarto render <nb> --to html,typst,docx``), used when the
-  ``quarto`` executable is on PATH. The notebook is written for it: a raw
-  first cell holds the Quarto front matter, callouts use Quarto syntax.
+* **Quarto** (``quarto render <copy> --to html,typst,docx --no-execute``),
+  used when the ``quarto`` executable is on PATH. The notebook is written for
+  it: a raw first cell holds the Quarto front matter, callouts use Quarto
+  syntax. A copy gets the metadata and the house look (Typst partials cut from
+  ``templates/briefing.typ``, the CSS, the reference document) in its front
+  matter; see :func:`quarto_front_matter` and docs/briefing.md. A Quarto
+  failure is never replaced by a pandoc render: it fails, with Quarto's error.
 * **pandoc + Typst** (the fallback, and the only one on machines where Quarto
   cannot be installed). The notebook's visible content is assembled into one
   pandoc-Markdown document (outputs only: code never reaches readers), then
@@ -89,7 +93,15 @@ TIMEOUT_SECONDS = 300
 
 
 class RenderError(RuntimeError):
-    """A briefing could not be rendered; the message is one line naming notebook and format."""
+    """A briefing could not be rendered; the message is one line naming notebook and format.
+
+    ``log`` holds the renderer's full output, when there is one, for the
+    authority's build log.
+    """
+
+    def __init__(self, message: str, log: str = "") -> None:
+        super().__init__(message)
+        self.log = log
 
 
 # --------------------------------------------------------------------------
@@ -425,19 +437,24 @@ def _typst_fonts() -> Any:
     System fonts are ignored so that every machine lays the PDF out the same
     way, and loading the font set once per process keeps each compile fast.
     """
-    import importlib.util
-
     import typst
+
+    return typst.Fonts(include_system_fonts=False, include_embedded_fonts=True,
+                       font_paths=[str(p) for p in _font_dirs()])
+
+
+@functools.lru_cache(maxsize=1)
+def _font_dirs() -> tuple[Path, ...]:
+    """matplotlib's bundled DejaVu fonts: the house font on both routes."""
+    import importlib.util
 
     # Located without importing matplotlib (that import alone costs ~0.2 s).
     spec = importlib.util.find_spec("matplotlib")
-    font_dirs = []
     if spec is not None and spec.origin:
         font_dir = Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf"
         if font_dir.is_dir():
-            font_dirs.append(str(font_dir))
-    return typst.Fonts(include_system_fonts=False, include_embedded_fonts=True,
-                       font_paths=font_dirs)
+            return (font_dir,)
+    return ()
 
 
 def _source_date_epoch(meta: Mapping[str, Any]) -> int | None:
@@ -610,22 +627,220 @@ def _render_with_pandoc(notebook: Path, out_dir: Path, stem: str, formats: list[
 # --------------------------------------------------------------------------
 
 
-def quarto_command(quarto: str, notebook_name: str, formats: Sequence[str],
-                   metadata: Mapping[str, str]) -> list[str]:
+QUARTO_HTML_TEMPLATE = TEMPLATES / "quarto-briefing.html"
+# Quarto parses a date it recognises and writes it in `date-format` (ISO by
+# default): "1 December 2026" would become "2026-12-01". Day.js tokens.
+QUARTO_DATE_FORMAT = "D MMMM YYYY"
+# Lines of Quarto's stderr that carry the error itself (Quarto's "ERROR:",
+# pandoc's "[WARNING]"/"Error", Typst's "error:" and its "┌─ file:line" pointer).
+_QUARTO_ERROR_LINE = re.compile(
+    r"^(ERROR|Error|error|\[ERROR\]|\[WARNING\]|WARNING|WARN|panic)\b|^\s*(┌─|hint:)|"
+    r"\berror\b.*:", re.IGNORECASE)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def quarto_command(quarto: str, notebook_name: str, formats: Sequence[str]) -> list[str]:
     """The ``quarto render`` command line for a notebook in the working directory.
 
     ``--no-execute``: the notebook is already executed (by Papermill) and must be
-    rendered as it is. Metadata values are written as YAML double-quoted
-    scalars (JSON strings) because Quarto parses ``-M key:value`` values as YAML:
-    a name like "Kingston upon Hull: East" would otherwise break.
+    rendered as it is. No ``-M``: Quarto forwards ``-M key:value`` to pandoc
+    verbatim, so document metadata goes in the copy's front matter instead
+    (:func:`quarto_front_matter`). No ``--quiet``: Quarto's, pandoc's and
+    Typst's error lines are needed in the :class:`RenderError`.
     """
     targets = ",".join(QUARTO_FORMATS[fmt] for fmt in formats)
-    cmd = [quarto, "render", notebook_name, "--to", targets, "--no-execute", "--quiet"]
-    for key, value in metadata.items():
-        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", key):
-            raise RenderError(f"invalid metadata key {key!r}")
-        cmd += ["-M", f"{key}:{json.dumps(value, ensure_ascii=False)}"]
-    return cmd
+    return [quarto, "render", notebook_name, "--to", targets, "--no-execute"]
+
+
+def typst_partials(out_dir: Path) -> list[Path]:
+    """Write Quarto's Typst partials, cut from the pandoc route's template.
+
+    ``typst-template.typ`` gets the house style (page, fonts, tables, colours)
+    and ``typst-show.typ`` the title block, so a Quarto PDF looks like a
+    pandoc + Typst one; Quarto keeps its own ``definitions.typ`` (callouts).
+    """
+    source = TYPST_TEMPLATE.read_text(encoding="utf-8")
+    partials = []
+    for marker, name in (("quarto-style", "typst-template.typ"),
+                         ("quarto-title", "typst-show.typ")):
+        match = re.search(rf"^// {marker}: begin\n(.*?)^// {marker}: end$", source, re.S | re.M)
+        if match is None:  # pragma: no cover - guarded by a test on the template
+            raise RenderError(f"{TYPST_TEMPLATE}: no '// {marker}: begin/end' section")
+        path = out_dir / name
+        path.write_text(f"// Generated by analysis/render.py from {TYPST_TEMPLATE.name}.\n"
+                        + match.group(1), encoding="utf-8")
+        partials.append(path)
+    return partials
+
+
+def quarto_filter(out_dir: Path) -> Path:
+    """The project's Lua filter, copied beside the copy Quarto renders.
+
+    On Quarto it renders only the callouts (as the pandoc route does); a
+    relative path because Quarto reads "/..." paths as project-relative.
+    """
+    path = out_dir / LUA_FILTER.name
+    shutil.copyfile(LUA_FILTER, path)
+    return path
+
+
+def quarto_front_matter(front: Mapping[str, Any], overrides: Mapping[str, str],
+                        formats: Sequence[str], partials: Sequence[Path],
+                        lua_filter: Path | None = None) -> dict[str, Any]:
+    """The front matter of the copy Quarto renders: metadata plus the house formats.
+
+    The notebook's own keys are kept (``execute`` and the like), the build's
+    ``overrides`` (title, date, ...) replace them, and ``format`` is replaced by
+    the project's look, set with documented Quarto options only: a page
+    template and the CSS for HTML (self-contained, no "Other Formats" links:
+    the outputs are renamed afterwards, so such links would be broken), the
+    Typst partials for PDF, the reference document for Word.
+    """
+    meta = dict(front)
+    meta.update(overrides)
+    meta.setdefault("lang", DEFAULT_LANG)
+    if "date" in meta:
+        meta["date"] = _resolve_special_date(meta["date"])
+        meta.setdefault("date-format", QUARTO_DATE_FORMAT)
+    execute = dict(meta.get("execute") or {})
+    execute.setdefault("echo", False)
+    meta["execute"] = execute
+    fonts = [str(p) for p in _font_dirs()]
+    options: dict[str, dict[str, Any]] = {
+        "html": {
+            "minimal": True,
+            "template": str(QUARTO_HTML_TEMPLATE),
+            "css": [str(CSS_FILE)],
+            "embed-resources": True,
+            "format-links": False,
+            "html-math-method": "mathml",
+            "wrap": "none",
+        },
+        "typst": {
+            "template-partials": [str(p) for p in partials],
+            # Quarto lifts "##" to a level-1 heading in Typst when a document has
+            # no "#" heading (src/format/typst/format-typst.ts); pandoc does not.
+            "shift-heading-level-by": 0,
+            "wrap": "none",
+            "keep-typ": False,
+            **({"font-paths": fonts} if fonts else {}),
+        },
+        "docx": {"reference-doc": str(REFERENCE_DOCX)},
+    }
+    if lua_filter is not None:
+        for fmt_options in options.values():
+            fmt_options["filters"] = [str(lua_filter)]
+    meta["format"] = {QUARTO_FORMATS[fmt]: options[QUARTO_FORMATS[fmt]] for fmt in formats}
+    return meta
+
+
+def _quarto_notebook(nb: dict[str, Any], front: Mapping[str, Any]) -> dict[str, Any]:
+    """The notebook with ``front`` as its first raw cell (a list of lines, as Jupyter writes)."""
+    text = "---\n" + yaml.safe_dump(dict(front), allow_unicode=True, sort_keys=False,
+                                      default_flow_style=False) + "---\n"
+    cell = {"cell_type": "raw", "metadata": {"raw_mimetype": "text/markdown"},
+            "source": text.splitlines(keepends=True)}
+    cells = list(nb.get("cells", []))
+    if cells and cells[0].get("cell_type") == "raw" and \
+            _front_matter(_text(cells[0].get("source"))) is not None:
+        cells = cells[1:]
+    copy = dict(nb)
+    copy["cells"] = [cell, *_label_notebook_tables([_quarto_cell(c) for c in cells])]
+    return copy
+
+
+_TABLE_CAPTION = re.compile(r"^(:|Table:)\s+(?P<text>\S.*?)\s*$")
+
+
+def label_table_captions(markdown: str, start: int = 0) -> tuple[str, int]:
+    """Give each captioned, unlabelled pipe table a ``tbl-`` label; return text and count.
+
+    Quarto removes the caption of a table without a ``tbl-`` label while it
+    parses tables (src/resources/filters/quarto-pre/parsefiguredivs.lua), so
+    the PDF would lose every caption the pandoc route shows ("Table 1: ...").
+    Only a caption line that follows a table (after a blank line) is labelled.
+    """
+    lines = markdown.split("\n")
+    count = start
+    for i, line in enumerate(lines):
+        match = _TABLE_CAPTION.match(line)
+        if not match or "{#" in line:
+            continue
+        before = [ln for ln in lines[max(0, i - 2):i] if ln.strip()]
+        if before and before[-1].lstrip().startswith("|"):
+            count += 1
+            lines[i] = f"{line.rstrip()} {{#tbl-briefing-{count}}}"
+    return "\n".join(lines), count
+
+
+def _label_notebook_tables(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    count = 0
+    labelled = []
+    for cell in cells:
+        if cell.get("cell_type") == "markdown":
+            text, count = label_table_captions(_text(cell.get("source")), count)
+            cell = {**cell, "source": text.splitlines(keepends=True)}
+        elif cell.get("cell_type") == "code" and cell.get("outputs"):
+            outputs = []
+            for output in cell["outputs"]:
+                data = output.get("data") or {}
+                if "text/markdown" in data:
+                    text, count = label_table_captions(_text(data["text/markdown"]), count)
+                    output = {**output, "data": {**data, "text/markdown": text}}
+                outputs.append(output)
+            cell = {**cell, "outputs": outputs}
+        labelled.append(cell)
+    return labelled
+
+
+def _quarto_cell(cell: dict[str, Any]) -> dict[str, Any]:
+    """A cell as Quarto should see it: tags only, static HTML outputs as Markdown.
+
+    Papermill's metadata (timings) would reach the HTML as data attributes.
+    Script-free ``text/html`` outputs (pandas tables) become raw HTML in
+    Markdown: Quarto treats any ``text/html`` output as a possible JavaScript widget and
+    then loads require.js and jQuery from a CDN into the page
+    (src/core/jupyter/widgets.ts); a briefing must load nothing from outside.
+    As a raw HTML block the table still reaches every format.
+    """
+    tags = (cell.get("metadata") or {}).get("tags")
+    cell = {**cell, "metadata": {"tags": tags} if tags else {}}
+    if cell.get("cell_type") != "code" or not cell.get("outputs"):
+        return cell
+    outputs = []
+    for output in cell["outputs"]:
+        data = output.get("data") or {}
+        html_text = _text(data.get("text/html")) if "text/html" in data else ""
+        if html_text and "text/markdown" not in data and "<script" not in html_text.lower():
+            output = {**output, "data": {"text/markdown": _fence(html_text, "{=html}")}}
+        outputs.append(output)
+    return {**cell, "outputs": outputs}
+
+
+def quarto_error_detail(stderr: str, limit: int = 600) -> str:
+    """The error lines of a failed ``quarto render`` as one line, never empty.
+
+    Without ``--quiet`` Quarto also prints its progress (the pandoc options it
+    uses, "[typst]: Compiling ..."), so the lines that say what went wrong are
+    picked out; when none matches, the last lines are given.
+    """
+    lines = [ln.rstrip() for ln in _ANSI.sub("", stderr).splitlines() if ln.strip()]
+    picked = [ln.strip() for ln in lines if _QUARTO_ERROR_LINE.search(ln)]
+    if not picked:
+        picked = [ln.strip() for ln in lines[-3:]]
+    message = " | ".join(dict.fromkeys(picked))
+    if not message:
+        return "quarto exited with an error and printed nothing"
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
+def _quarto_failure(notebook: Path, formats: Sequence[str], detail: str,
+                    log: str = "") -> RenderError:
+    return RenderError(
+        f"{notebook}: {','.join(formats)} rendering failed (quarto; RENDERER=pandoc "
+        f"renders with pandoc + Typst instead): {detail}",
+        log,
+    )
 
 
 def _render_with_quarto(notebook: Path, out_dir: Path, stem: str, formats: list[str],
@@ -635,45 +850,62 @@ def _render_with_quarto(notebook: Path, out_dir: Path, stem: str, formats: list[
     Quarto writes its outputs next to the input, named after it (``--output``
     cannot take a path and ``--output-dir`` needs a project), so the notebook
     is copied under a unique name *in its own folder* (relative figure paths
-    keep working), rendered there, and the results are moved into ``out_dir``.
+    keep working), with the metadata and the house formats in its front
+    matter, rendered there, and the results are moved into ``out_dir``.
     """
     quarto = shutil.which("quarto")
     if quarto is None:
         raise RenderError(f"{notebook}: quarto not found on PATH")
+    nb = _read_notebook(notebook)
+    cells = nb.get("cells") or []
+    front: dict[str, Any] = {}
+    if cells and cells[0].get("cell_type") == "raw":
+        front = _front_matter(_text(cells[0].get("source"))) or {}
     # Not a dot-file: Quarto skips hidden and _-prefixed files inside projects.
     work_name = f"{notebook.stem}-render-{uuid.uuid4().hex[:12]}"
     copy = notebook.parent / f"{work_name}.ipynb"
     produced = {fmt: notebook.parent / f"{work_name}{EXTENSIONS[fmt]}" for fmt in formats}
-    leftovers = [copy, notebook.parent / f"{work_name}.typ", notebook.parent / f"{work_name}.md"]
-    meta = dict(overrides)
-    meta.setdefault("lang", DEFAULT_LANG)
+    leftovers = [copy, notebook.parent / f"{work_name}.typ", notebook.parent / f"{work_name}.md",
+                 notebook.parent / f"{work_name}.quarto_ipynb"]
+    partial_dir = notebook.parent / f"{work_name}_partials"
     temp = _temp_paths(out_dir, stem, formats)
     env = dict(os.environ)
     try:
-        shutil.copyfile(notebook, copy)
-        cmd = quarto_command(quarto, copy.name, formats, meta)
+        # Quarto reads an absolute template-partials path as relative to the
+        # (single-file) project folder, so the partials sit beside the copy and
+        # are named relative to it (src/command/render/template.ts).
+        partial_dir.mkdir()
+        partials = [p.relative_to(notebook.parent) for p in typst_partials(partial_dir)]
+        lua_filter = quarto_filter(partial_dir).relative_to(notebook.parent)
+        meta = quarto_front_matter(front, overrides, formats, partials, lua_filter)
+        epoch = _source_date_epoch(meta)
+        if epoch is not None and "SOURCE_DATE_EPOCH" not in env:
+            env["SOURCE_DATE_EPOCH"] = str(epoch)
+        copy.write_text(json.dumps(_quarto_notebook(nb, meta), ensure_ascii=False, indent=1),
+                        encoding="utf-8")
+        cmd = quarto_command(quarto, copy.name, formats)
         try:
             proc = subprocess.run(cmd, cwd=notebook.parent, env=env, capture_output=True,
                                   timeout=TIMEOUT_SECONDS, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise RenderError(
-                f"{notebook}: {','.join(formats)} rendering failed (quarto): "
-                f"{_one_line(str(exc))}"
-            ) from exc
+            raise _quarto_failure(notebook, formats, _one_line(str(exc))) from exc
+        stderr = proc.stderr.decode("utf-8", "replace")
+        stdout = proc.stdout.decode("utf-8", "replace")
+        log = _ANSI.sub("", f"$ {' '.join(cmd)}\n{stderr}{stdout}")
         if proc.returncode != 0:
-            detail = _one_line(proc.stderr.decode("utf-8", "replace")
-                               or proc.stdout.decode("utf-8", "replace"))
-            raise RenderError(
-                f"{notebook}: {','.join(formats)} rendering failed (quarto): {detail}"
-            )
+            raise _quarto_failure(notebook, formats,
+                                  quarto_error_detail(stderr + "\n" + stdout), log)
         for fmt, path in produced.items():
             if not path.is_file() or path.stat().st_size == 0:
-                raise RenderError(f"{notebook}: {fmt} rendering failed (quarto): no output")
+                raise _quarto_failure(
+                    notebook, formats,
+                    f"no {path.name} was written; " + quarto_error_detail(stderr), log)
             shutil.move(str(path), temp[fmt])  # same filesystem: a rename
         return _commit(temp, out_dir, stem)
     finally:
         _cleanup([*leftovers, *produced.values(), *temp.values()])
         shutil.rmtree(notebook.parent / f"{work_name}_files", ignore_errors=True)
+        shutil.rmtree(partial_dir, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------

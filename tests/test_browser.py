@@ -7,6 +7,7 @@ is broken on purpose (to prove the checker notices problems).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,7 @@ def young_people_notebook(folder: Path) -> Path:
     nbformat.write(nb, path)
     return path
 
+
 pytestmark = pytest.mark.skipif(
     chromium_path() is None,
     reason="no Chromium installed (Debian: apt-get install chromium); browser checks skipped",
@@ -58,17 +60,22 @@ BROKEN_PAGE = """<!DOCTYPE html>
 """
 
 
-@pytest.fixture(scope="module")
-def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Render the test briefing to HTML, build an index, write a broken page."""
+@pytest.fixture(scope="module", params=[
+    "pandoc",
+    pytest.param("quarto", marks=pytest.mark.skipif(
+        shutil.which("quarto") is None, reason="no quarto on PATH: Quarto route not checked")),
+])
+def pages(request: pytest.FixtureRequest,
+          tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Render the test briefing to HTML (on each renderer), build an index, write a broken page."""
     folder = tmp_path_factory.mktemp("nb")
     notebook = make_briefing_notebook(folder)
     reports = tmp_path_factory.mktemp("reports")
     html = render_notebook(notebook, reports / "northbridge", formats=["html"],
-                           renderer="pandoc", metadata={"title": "Northbridge"})["html"]
+                           renderer=request.param, metadata={"title": "Northbridge"})["html"]
     index = render_index(SEARCH_ENTRIES, reports / "index.html", "Well-being briefings")
     young = render_notebook(young_people_notebook(folder), reports / "northbridge",
-                            stem="young-people", formats=["html"], renderer="pandoc",
+                            stem="young-people", formats=["html"], renderer=request.param,
                             metadata={"title": "Northbridge: what you told us"})["html"]
     broken = reports / "broken.html"
     broken.write_text(BROKEN_PAGE, encoding="utf-8")

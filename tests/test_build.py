@@ -389,3 +389,26 @@ def test_only_names_an_unknown_slug_and_formats_an_unknown_format(built: dict) -
     assert f"did you mean {known}" in proc.stderr
     bad = build(reports, params, "--formats", "html,rtf")
     assert bad.returncode != 0 and "FORMATS" in bad.stderr and "rtf" in bad.stderr
+
+
+def test_render_failure_log_keeps_the_renderer_output(tmp_path: Path) -> None:
+    """A renderer failure: summary line with the renderer's error, full output in the log."""
+    import time
+
+    from analysis.build import fail_job, renderer_note
+    from analysis.render import RenderError
+
+    job = Job(kind="authority", slug="x", name="X", fingerprint="f", params={},
+              out_dir=tmp_path / "out", scratch=tmp_path / "scratch", stamp=tmp_path / "s.json",
+              log_file=tmp_path / "logs" / "x.log", renderer="quarto")
+    job.log_file.parent.mkdir()
+    error = RenderError("nb: pdf rendering failed (quarto; RENDERER=pandoc renders with pandoc"
+                        " + Typst instead): error: unknown font", log="pandoc\n  to: typst\nFULL")
+    outcome = fail_job(job, error, "render", time.monotonic())
+    assert outcome.cell == "rendering" and "unknown font" in outcome.error
+    assert "RENDERER=pandoc" in outcome.error
+    log = job.log_file.read_text(encoding="utf-8")
+    assert "Renderer output:" in log and "FULL" in log
+    assert "RENDERER=pandoc" in renderer_note("auto", "quarto")
+    assert "installed" in renderer_note("auto", "quarto")
+    assert "no quarto on PATH" in renderer_note("auto", "pandoc")

@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import stat
 import sys
 import time
@@ -32,9 +33,11 @@ from analysis.render import (
     RenderError,
     available_renderer,
     build_markdown,
-    quarto_command,
+    label_table_captions,
+    quarto_error_detail,
     render_index,
     render_notebook,
+    typst_partials,
 )
 
 matplotlib.use("Agg")
@@ -384,85 +387,163 @@ def test_bad_arguments(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------
-# Quarto path, exercised with a fake quarto executable
+# Quarto route: the stand-in (tests/quarto_standin.py, derived from Quarto's
+# source, running the real pandoc and Typst) and, where installed, real Quarto
 # --------------------------------------------------------------------------
 
-FAKE_QUARTO = """#!{python}
-import json, os, pathlib, sys
-args = sys.argv[1:]
-pathlib.Path(os.environ["FAKE_QUARTO_LOG"]).write_text(
-    json.dumps({{"argv": args, "cwd": os.getcwd()}}))
-if os.environ.get("FAKE_QUARTO_FAIL"):
-    print("ERROR: something went wrong\\nmore detail", file=sys.stderr)
-    sys.exit(1)
-notebook = pathlib.Path(args[1])
-extensions = {{"html": ".html", "typst": ".pdf", "docx": ".docx"}}
-for target in args[args.index("--to") + 1].split(","):
-    (pathlib.Path.cwd() / (notebook.stem + extensions[target])).write_text("fake " + target)
-(pathlib.Path.cwd() / (notebook.stem + "_files")).mkdir()
+STANDIN = Path(__file__).resolve().parent / "quarto_standin.py"
+STANDIN_WRAPPER = """#!/bin/sh
+printf '%s\\n' "$@" > "$QUARTO_STANDIN_LOG"
+exec "{python}" "{script}" "$@"
 """
+REAL_QUARTO = shutil.which("quarto")
+
+
+def _local_links(page: str) -> list[str]:
+    hrefs = re.findall(r'(?:href|src)="([^"]+)"', page)
+    return [h for h in hrefs if not h.startswith(("#", "data:", "http:", "https:", "mailto:"))]
 
 
 @pytest.fixture
-def fake_quarto(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Put a fake ``quarto`` first on PATH; it logs its argv to the returned file."""
+def quarto_standin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put the Quarto stand-in first on PATH; it logs its argv, one per line, to the file."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     script = bin_dir / "quarto"
-    script.write_text(FAKE_QUARTO.format(python=sys.executable), encoding="utf-8")
+    script.write_text(STANDIN_WRAPPER.format(python=sys.executable, script=STANDIN),
+                      encoding="utf-8")
     script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    log = tmp_path / "quarto-argv.json"
+    log = tmp_path / "quarto-argv.txt"
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    monkeypatch.setenv("FAKE_QUARTO_LOG", str(log))
+    monkeypatch.setenv("QUARTO_STANDIN_LOG", str(log))
     return log
 
 
-def test_quarto_command_line(fake_quarto: Path, tmp_path: Path) -> None:
+def test_standin_forwards_metadata_flags_verbatim(quarto_standin: Path, tmp_path: Path) -> None:
+    """What broke every briefing: JSON-quoted -M values reach pandoc with their quotes."""
+    import subprocess
+
+    notebook = make_briefing_notebook(tmp_path / "nb")
+    proc = subprocess.run(
+        ["quarto", "render", notebook.name, "--to", "html,typst", "--no-execute",
+         "-M", 'title:"Aldermere"', "-M", 'lang:"en-GB"'],
+        cwd=notebook.parent, capture_output=True, text=True, check=False)
+    assert proc.returncode == 1
+    assert "Invalid 'lang' value" in proc.stderr  # pandoc's own warning
+    assert "error:" in proc.stderr and "ERROR:" in proc.stderr  # Typst's, then Quarto's
+    page = (notebook.parent / "briefing.html").read_text(encoding="utf-8")
+    assert "<title>&quot;Aldermere&quot;</title>" in page or '<title>"Aldermere"</title>' in page
+    # With --quiet the same failure prints nothing at all.
+    quiet = subprocess.run(
+        ["quarto", "render", notebook.name, "--to", "typst", "--quiet", "-M", 'lang:"en-GB"'],
+        cwd=notebook.parent, capture_output=True, text=True, check=False)
+    assert quiet.returncode == 1 and quiet.stderr == ""
+
+
+def test_standin_format_links_and_dates(quarto_standin: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    notebook = make_briefing_notebook(tmp_path / "nb")
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    nb["cells"][0]["source"] = ["---\n", "title: Links\n", "date: 2026-12-01\n", "---\n"]
+    notebook.write_text(json.dumps(nb), encoding="utf-8")
+    subprocess.run(["quarto", "render", notebook.name, "--to", "html,docx"],
+                   cwd=notebook.parent, check=True, capture_output=True)
+    page = (notebook.parent / "briefing.html").read_text(encoding="utf-8")
+    assert "Other Formats" in page and 'href="briefing.docx"' in page
+    assert '<p class="date">2026-12-01</p>' in page  # Quarto's default date-format: ISO
+
+
+def test_quarto_route(quarto_standin: Path, tmp_path: Path) -> None:
     assert available_renderer("auto") == "quarto"
     assert available_renderer("quarto") == "quarto"
     assert available_renderer("pandoc") == "pandoc"
     notebook = make_briefing_notebook(tmp_path / "nb")
     out_dir = tmp_path / "out"
     paths = render_notebook(notebook, out_dir, stem="northbridge", renderer="auto",
-                            metadata={"title": "St. Aldwyn & Marsh: briefing", "date": "2024"})
-    call = json.loads(fake_quarto.read_text())
-    argv = call["argv"]
-    assert Path(call["cwd"]) == notebook.parent  # relative figure paths keep working
+                            metadata={"title": "Aldwyn & Marsh: briefing",
+                                      "date": "1 December 2026"})
+    argv = quarto_standin.read_text().splitlines()
     assert argv[0] == "render"
     copy = argv[1]
     assert copy.endswith(".ipynb") and "/" not in copy and copy != notebook.name
-    assert argv[2:6] == ["--to", "html,typst,docx", "--no-execute", "--quiet"]
-    pairs = [argv[i + 1] for i, a in enumerate(argv) if a == "-M"]
-    assert 'title:"St. Aldwyn & Marsh: briefing"' in pairs
-    assert 'date:"2024"' in pairs  # quoted: Quarto parses values as YAML
-    assert 'lang:"en-GB"' in pairs
-    assert paths == {fmt: out_dir / f"northbridge.{ext}"
-                     for fmt, ext in (("html", "html"), ("pdf", "pdf"), ("docx", "docx"))}
-    assert (out_dir / "northbridge.pdf").read_text() == "fake typst"
-    # The private copy and Quarto's by-products are gone from the notebook folder.
+    assert argv[2:] == ["--to", "html,typst,docx", "--no-execute"]  # no -M, no --quiet
+    assert paths == {fmt: out_dir / f"northbridge.{fmt}" for fmt in ("html", "pdf", "docx")}
+    page = paths["html"].read_text(encoding="utf-8")
+    assert "<title>Aldwyn &amp; Marsh: briefing</title>" in page
+    assert '<html lang="en-GB"' in page
+    assert '<p class="date">1 December 2026</p>' in page
+    assert "Other Formats" not in page and _local_links(page) == []
+    assert 'class="skip-link"' in page and '<main id="content">' in page
+    assert 'class="callout callout-note" role="note"' in page  # as on the pandoc route
+    assert "<style" in page and "<link" not in page  # the CSS is embedded
+    reader = PdfReader(paths["pdf"])
+    assert reader.metadata.title == "Aldwyn & Marsh: briefing"
+    pdf_text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "1 December 2026" in pdf_text and "Page 1 of" in pdf_text  # the house partials
+    assert abs(float(reader.pages[0].mediabox.width) - 595.3) < 1  # A4
+    document = docx.Document(str(paths["docx"]))
+    assert ("Title", "Aldwyn & Marsh: briefing") in [(p.style.name, p.text)
+                                                         for p in document.paragraphs]
+    # The private copy, its partials and Quarto's by-products are gone.
     assert sorted(p.name for p in notebook.parent.iterdir()) == ["briefing.ipynb", "figures"]
     assert sorted(p.name for p in out_dir.iterdir()) == [
         "northbridge.docx", "northbridge.html", "northbridge.pdf"]
 
 
-def test_quarto_subset_of_formats(fake_quarto: Path, tmp_path: Path) -> None:
+def test_quarto_subset_of_formats(quarto_standin: Path, tmp_path: Path) -> None:
     notebook = make_briefing_notebook(tmp_path / "nb")
     paths = render_notebook(notebook, tmp_path / "out", formats=["pdf"], renderer="quarto")
-    argv = json.loads(fake_quarto.read_text())["argv"]
+    argv = quarto_standin.read_text().splitlines()
     assert argv[argv.index("--to") + 1] == "typst"
     assert list(paths) == ["pdf"]
 
 
-def test_quarto_failure_leaves_nothing(fake_quarto: Path, tmp_path: Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAKE_QUARTO_FAIL", "1")
+def test_quarto_failure_shows_the_error(quarto_standin: Path, tmp_path: Path) -> None:
     notebook = make_briefing_notebook(tmp_path / "nb")
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    nb["cells"].append({"cell_type": "markdown", "metadata": {},
+                        "source": ["```{=typst}\n", "#no-such-function()\n", "```\n"]})
+    notebook.write_text(json.dumps(nb), encoding="utf-8")
     out_dir = tmp_path / "out"
-    with pytest.raises(RenderError, match="quarto.*something went wrong") as info:
+    with pytest.raises(RenderError) as info:
         render_notebook(notebook, out_dir, renderer="quarto")
-    assert "\n" not in str(info.value)
+    message = str(info.value)
+    assert "\n" not in message and "no details" not in message
+    assert "(quarto;" in message and "unknown variable: no-such-function" in message
+    assert "RENDERER=pandoc" in message
+    assert "Output created" not in message and "to: html" not in message  # progress left out
+    assert "pandoc" in info.value.log and "no-such-function" in info.value.log
     assert list(out_dir.iterdir()) == []
     assert sorted(p.name for p in notebook.parent.iterdir()) == ["briefing.ipynb", "figures"]
+
+
+def test_quarto_error_detail_picks_error_lines() -> None:
+    stderr = ("pandoc \n  to: typst\n  output-file: x.typ\n\n"
+              "[typst]: Compiling x.typ to x.pdf...error: expected two or three letter "
+              "language code\n   ┌─ x.typ:12:8\n\x1b[31mERROR\x1b[0m: Typst compilation failed\n")
+    detail = quarto_error_detail(stderr)
+    assert "expected two or three letter language code" in detail
+    assert "ERROR: Typst compilation failed" in detail and "output-file" not in detail
+    assert quarto_error_detail("") != ""
+
+
+def test_table_captions_are_labelled_for_quarto(quarto_standin: Path, tmp_path: Path) -> None:
+    text, count = label_table_captions(
+        "| a | b |\n|---|---|\n| 1 | 2 |\n\n: Returns by survey\n\n"
+        "Term\n: a definition, not a caption\n\n| c |\n|---|\n\n: Kept {#tbl-own}\n", 4)
+    assert count == 5
+    assert ": Returns by survey {#tbl-briefing-5}" in text
+    assert ": a definition, not a caption\n" in text and "{#tbl-own}" in text
+    notebook = make_briefing_notebook(tmp_path / "nb")
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    nb["cells"].append({"cell_type": "markdown", "metadata": {},
+                        "source": ["| x | y |\n", "|---|---|\n", "| 1 | 2 |\n", "\n",
+                                   ": Questionnaires returned\n"]})
+    notebook.write_text(json.dumps(nb), encoding="utf-8")
+    paths = render_notebook(notebook, tmp_path / "out", formats=["pdf"], renderer="quarto")
+    text = "\n".join(p.extract_text() for p in PdfReader(paths["pdf"]).pages)
+    assert "Questionnaires returned" in text  # Quarto would drop it without a label
 
 
 def test_quarto_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -472,9 +553,38 @@ def test_quarto_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         available_renderer("quarto")
 
 
-def test_quarto_command_rejects_odd_keys() -> None:
-    with pytest.raises(RenderError):
-        quarto_command("quarto", "x.ipynb", ["html"], {"bad:key": "v"})
+def test_typst_partials_come_from_the_house_template(tmp_path: Path) -> None:
+    template, show = typst_partials(tmp_path)
+    assert (template.name, show.name) == ("typst-template.typ", "typst-show.typ")
+    style = template.read_text(encoding="utf-8")
+    assert "#set page(" in style and "justify: false" in style and "#set table(" in style
+    assert "#let callout(" in style  # replaces Quarto's: briefing.lua writes the callouts
+    assert "$title$" in show.read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(REAL_QUARTO is None, reason="no quarto on PATH")
+def test_real_quarto(tmp_path: Path) -> None:
+    """The same briefing through the real Quarto CLI, when one is installed."""
+    notebook = make_briefing_notebook(tmp_path / "nb")
+    paths = render_notebook(notebook, tmp_path / "out", renderer="quarto",
+                            metadata={"title": "Aldermere: briefing", "date": "1 December 2026"})
+    page = paths["html"].read_text(encoding="utf-8")
+    assert "<title>Aldermere: briefing</title>" in page
+    assert 'lang="en-GB"' in page and "1 December 2026" in page
+    assert "Other Formats" not in page and _local_links(page) == []
+    assert all(src.startswith("data:") for src in re.findall(r'<img[^>]*\ssrc="([^"]*)"', page))
+    reader = PdfReader(paths["pdf"])
+    assert reader.metadata.title == "Aldermere: briefing"
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    assert "1 December 2026" in text and "Page 1 of" in text and HEADING in text
+    assert "Low over-" not in text and "well-be-" not in text  # no hyphenation
+    assert NOTE_TITLE in text and IMPORTANT_TITLE in text and "Low life satisfaction" in text
+    assert 'class="callout callout-note" role="note"' in page
+    assert not re.search(rf"<h\d[^>]*>{NOTE_TITLE}", page)  # a callout title is no heading
+    document = docx.Document(str(paths["docx"]))
+    assert document.paragraphs[0].text == "Aldermere: briefing"
+    assert ("Callout Title", NOTE_TITLE) in [(p.style.name, p.text) for p in document.paragraphs]
+    assert sorted(p.name for p in notebook.parent.iterdir()) == ["briefing.ipynb", "figures"]
 
 
 # --------------------------------------------------------------------------

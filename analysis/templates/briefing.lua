@@ -204,6 +204,30 @@ local function split_title(div, kind)
   return title, body
 end
 
+-- One callout as the briefings show it, in the output format being written.
+local function render_callout(identifier, kind, title, body)
+  if is_html() then
+    local content = pandoc.Blocks({ pandoc.Div({ pandoc.Plain(title) }, pandoc.Attr("", { "callout-title" })) })
+    content:extend(body)
+    return pandoc.Div(content, pandoc.Attr(identifier, { "callout", "callout-" .. kind }, { role = "note" }))
+  elseif is_typst() then
+    local out = pandoc.Blocks({
+      pandoc.RawBlock("typst", "#callout(kind: " .. typst_string(kind) .. ", title: [" .. typst_inlines(title) .. "])["),
+    })
+    out:extend(body)
+    out:insert(pandoc.RawBlock("typst", "]"))
+    return out
+  elseif is_docx() then
+    return pandoc.Blocks({
+      pandoc.Div({ pandoc.Para(title) }, pandoc.Attr("", {}, { ["custom-style"] = "Callout Title" })),
+      pandoc.Div(body, pandoc.Attr("", {}, { ["custom-style"] = "Callout" })),
+    })
+  end
+  local out = pandoc.Blocks({ pandoc.Para({ pandoc.Strong(title) }) })
+  out:extend(body)
+  return pandoc.Div(out, pandoc.Attr(identifier, { "callout", "callout-" .. kind }))
+end
+
 local callout_pass = {
   Div = function(div)
     local kind = callout_kind(div)
@@ -211,27 +235,30 @@ local callout_pass = {
       return nil
     end
     local title, body = split_title(div, kind)
-    if is_html() then
-      local content = pandoc.Blocks({ pandoc.Div({ pandoc.Plain(title) }, pandoc.Attr("", { "callout-title" })) })
-      content:extend(body)
-      return pandoc.Div(content, pandoc.Attr(div.identifier, { "callout", "callout-" .. kind }, { role = "note" }))
-    elseif is_typst() then
-      local out = pandoc.Blocks({
-        pandoc.RawBlock("typst", "#callout(kind: " .. typst_string(kind) .. ", title: [" .. typst_inlines(title) .. "])["),
-      })
-      out:extend(body)
-      out:insert(pandoc.RawBlock("typst", "]"))
-      return out
-    elseif is_docx() then
-      return pandoc.Blocks({
-        pandoc.Div({ pandoc.Para(title) }, pandoc.Attr("", {}, { ["custom-style"] = "Callout Title" })),
-        pandoc.Div(body, pandoc.Attr("", {}, { ["custom-style"] = "Callout" })),
-      })
-    end
-    local out = pandoc.Blocks({ pandoc.Para({ pandoc.Strong(title) }) })
-    out:extend(body)
-    return pandoc.Div(out, pandoc.Attr(div.identifier, { "callout", "callout-" .. kind }))
+    return render_callout(div.identifier, kind, title, body)
   end,
 }
+
+-- The Quarto route (analysis/render.py gives this filter to every format):
+-- Quarto has already parsed callouts into its own `Callout` nodes
+-- (src/resources/filters/customnodes/callout.lua) and does the rest of what
+-- the passes above do itself, so only callouts are rendered here, the same
+-- way as on the pandoc route. Quarto's Typst callouts would also need the
+-- @preview/fontawesome package from the network.
+if quarto ~= nil and quarto.utils ~= nil then
+  return {
+    {
+      Callout = function(node)
+        local kind = KINDS[node.type] and node.type or "note"
+        local title = node.title and quarto.utils.as_inlines(node.title) or pandoc.Inlines({})
+        if #title == 0 then
+          title = pandoc.Inlines({ pandoc.Str(KINDS[kind]) })
+        end
+        local body = quarto.utils.as_blocks(node.content or pandoc.Blocks({}))
+        return render_callout(node.attr and node.attr.identifier or "", kind, title, body)
+      end,
+    },
+  }
+end
 
 return { html_pass, figure_pass, image_pass, callout_pass }
