@@ -318,7 +318,10 @@ def who_answered_markdown(b: br.Briefing) -> str:
     """The cover's table of questionnaires (and response rates) as a detail section."""
     cover = br.cover_markdown(b).splitlines()
     start = next((i for i, line in enumerate(cover) if line.startswith("|")), len(cover))
-    return "## Who answered\n\n" + "\n".join(cover[start:])
+    return ("## Who answered\n\nHow many children and young people returned a "
+            "questionnaire, survey by survey" + (", with the response rates the authority's "
+            "cohort sizes give" if b.cohort_sizes else "") + ": the first table of the "
+            "[appendix](#appendix).\n\n" + "\n".join(cover[start:]))
 
 
 #: The detail starts on a new page of the PDF. Inside it (a Typst scope the appendix
