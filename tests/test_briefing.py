@@ -365,9 +365,11 @@ def test_notebook_runs_and_html_holds_every_key_message(national_dir: Path,
     assert outputs and all("text/markdown" in o.get("data", {}) for o in outputs
                            if o["output_type"] in ("display_data", "execute_result"))
     assert not any(o["output_type"] == "error" for o in outputs)
-    key = next("".join(o["data"]["text/markdown"]) for o in outputs
-               if "".join(o.get("data", {}).get("text/markdown", "")).startswith(
-                   "## Key messages"))
+    # the key messages open the at-a-glance pages, up to the first callout
+    glance = next("".join(o["data"]["text/markdown"]) for o in outputs
+                  if "".join(o.get("data", {}).get("text/markdown", "")).startswith(
+                      "## At a glance"))
+    key = glance.split("### Key messages", 1)[1].split(":::", 1)[0]
     messages = [line[2:] for line in key.splitlines() if line.startswith("- ")]
     assert br.MIN_MESSAGES <= len(messages) <= br.MAX_MESSAGES
     files = render.render_notebook(out, tmp_path, stem="briefing", formats=["html"],
