@@ -8,16 +8,18 @@ DEMO_DATA   := data/synthetic/extract.csv
 DATA        ?= $(DEMO_DATA)
 PARAMS_DIR  ?= params
 REPORTS_DIR ?= reports
+REVIEW_DIR  ?= review
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 RENDERER    ?= auto
 MAPPING     ?=
 ONLY        ?=
 FORMATS     ?=
 
-SYNTH_INPUTS := analysis/synthetic.py analysis/codebook.py data/reference/synthetic.yaml data/reference/codebook.yaml
+SYNTH_INPUTS := analysis/synthetic.py analysis/synthetic_comments.py analysis/codebook.py \
+  data/reference/synthetic.yaml data/reference/synthetic_comments.yaml data/reference/codebook.yaml
 MAPPING_ARG  := $(if $(MAPPING),--mapping $(MAPPING),)
 
-.PHONY: help setup test lint data validate params reports lab bench bless clean clean-reports
+.PHONY: help setup test lint data validate params review reports lab bench bless clean clean-reports
 
 help: ## List the targets and the variables they take
 	@echo "Well-being briefings for local authorities"
@@ -32,6 +34,7 @@ help: ## List the targets and the variables they take
 	@echo "  MAPPING       column-mapping file for an export with other headers [none]"
 	@echo "  PARAMS_DIR    folder of per-authority parameter files [params]"
 	@echo "  REPORTS_DIR   where outputs go [reports]"
+	@echo "  REVIEW_DIR    confidential comment-review folder, never in git [review]"
 	@echo "  JOBS          authorities built at once [number of cores: $(JOBS)]"
 	@echo "  RENDERER      quarto | pandoc | auto [auto: Quarto when installed, else pandoc + Typst]"
 	@echo "  ONLY          build only these authorities, comma-separated slugs [every authority]"
@@ -67,9 +70,13 @@ validate: setup ## Validate an extract and nothing else: make validate DATA=path
 params: setup $(if $(filter $(DEMO_DATA),$(DATA)),$(DEMO_DATA)) ## Write a parameter file for every authority that lacks one
 	@$(PY) -m analysis.cli params --data $(DATA) $(MAPPING_ARG) --params-dir $(PARAMS_DIR)
 
+review: setup $(if $(filter $(DEMO_DATA),$(DATA)),$(DEMO_DATA)) ## Write the confidential comment-review files in REVIEW_DIR (keeps approvals and edits)
+	@$(PY) -m analysis.comments --data $(DATA) $(MAPPING_ARG) --params-dir $(PARAMS_DIR) \
+	  --review-dir $(REVIEW_DIR)
+
 reports: setup $(if $(filter $(DEMO_DATA),$(DATA)),$(DEMO_DATA)) ## Build every authority's briefing, the national briefing and the index
 	@$(PY) -m analysis.build --data $(DATA) $(MAPPING_ARG) --params-dir $(PARAMS_DIR) \
-	  --reports-dir $(REPORTS_DIR) --jobs $(JOBS) --renderer $(RENDERER) \
+	  --reports-dir $(REPORTS_DIR) --jobs $(JOBS) --renderer $(RENDERER) --review-dir $(REVIEW_DIR) \
 	  --only "$(ONLY)" --formats "$(FORMATS)"
 
 lab: setup $(DEMO_DATA) ## Open JupyterLab on the project, notebooks ready to run

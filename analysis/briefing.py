@@ -554,6 +554,9 @@ class Briefing:
     #: The national comparison tables (internal, unsuppressed): only for the spine chart,
     #: which reads every authority's *published* figures from them (``analysis.glance``).
     tables: Mapping[str, pd.DataFrame] | None = field(default=None, repr=False)
+    #: Approved, redacted quotes (analysis.comments) and comments per theme (>= 10 only).
+    quotes: list[Any] = field(default_factory=list)
+    theme_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def slug(self) -> str:
@@ -677,15 +680,18 @@ def prepare(
     neighbours: Sequence[str] | None = None,
     region: str = "",
     region_codes: Sequence[str] | None = None,
+    quotes_file: str | Path | None = None,
 ) -> Briefing:
     """Gather one authority's published figures for its briefing.
 
     With ``national_dir`` (the build) the precomputed national tables are
     read (once per process); without it (JupyterLab, tests) they are
     computed from ``data``, so the notebook runs on its own with defaults.
-    ``la_code`` None means the first authority of the data.
+    ``la_code`` None means the first authority of the data. ``quotes_file``
+    holds the approved quotes the build chose (none without it).
     """
     from analysis import indicators
+    from analysis.comments import read_quotes_file
 
     extras: dict[str, pd.DataFrame | None] = {}
     if national_dir:
@@ -738,6 +744,8 @@ def prepare(
         region_codes=list(region_codes or []),
         comparators=comparators,
         tables=tables,
+        quotes=read_quotes_file(quotes_file)[0],
+        theme_counts=read_quotes_file(quotes_file)[1],
     )
 
 
@@ -971,6 +979,7 @@ def domain_markdown(b: Briefing, domain: str) -> str:
                                 f"{label}: {b.la_name} against other authorities")]
     text += ["", pipe_table(indicator_table(rows), f"{label}: children in care",
                             right=("Here", "Other authorities", "Answers"))]
+    text += _quotes_block(b, domain)
     return "\n".join(text)
 
 
@@ -1028,6 +1037,48 @@ def leavers_markdown(b: Briefing) -> str:
     table.insert(1, "Area", [load_codebook().domains.get(d, d) for d in both["domain"]])
     text += ["", pipe_table(table, "Care leavers: all measures",
                             right=("Here", "Other authorities", "General population", "Answers"))]
+    text += _quotes_block(b, "leavers")
+    return "\n".join(text)
+
+
+# ---------------------------------------------------------------- children's own words
+def _quotes_block(b: Briefing, section: str) -> list[str]:
+    """Approved quotes for one section (none unless a researcher approved some)."""
+    from analysis.comments import allocate_quotes, quote_markdown
+
+    if not b.quotes:
+        return []
+    chosen = allocate_quotes(b.quotes, IN_CARE, LEAVERS).get(section, [])
+    out: list[str] = []
+    for q in chosen:
+        out += ["", quote_markdown(q)]
+    return out
+
+
+def own_words_markdown(b: Briefing) -> str:
+    """'In their own words': how many comments per theme (10 or more), and approved quotes.
+
+    Only comments a researcher approved, not flagged for safeguarding, in
+    their redacted form, attributed to a survey group only
+    (:mod:`analysis.comments`). Without approvals no comment's words appear.
+    """
+    cb = load_codebook()
+    text = ["## In their own words", ""]
+    if b.theme_counts:
+        parts = [f"{cb.domains.get(t, 'other things')} ({n})" if t in cb.domains
+                 else f"other things ({n})"
+                 for t, n in sorted(b.theme_counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+        text.append("Children and young people here also wrote to us in their own words. "
+                    "Comments by theme, where 10 or more: " + ", ".join(parts) + ".")
+        text.append("")
+    if not b.quotes:
+        text.append("No comments are quoted: children's words are quoted only once a "
+                    "researcher has read them, removed anything that could identify a child, "
+                    "and approved them.")
+        return "\n".join(text)
+    text.append("What children and young people wrote, with names and other personal details "
+                "removed. Quotes beside each section above speak to that section.")
+    text += _quotes_block(b, "own_words")
     return "\n".join(text)
 
 

@@ -493,15 +493,20 @@ def select_authorities(auths: list[Authority], only: tuple[str, ...], data: Path
 
 def plan_jobs(
     auths: list[Authority], paths: Paths, national_fp: str, code_fp: str, renderer: str,
-    data_fp: str, force: bool, warm: bool, log: Logger,
+    data_fp: str, force: bool, warm: bool, log: Logger, review_dir: Path | None = None,
     formats: tuple[str, ...] = FORMATS,
     every: list[Authority] | None = None,
 ) -> tuple[list[Job], list[Outcome]]:
     """Jobs whose inputs changed; parameter problems become failures up front.
 
-    ``every`` is every authority in the data (``auths`` may be the ``ONLY``
-    selection): neighbours are checked against it and regions gathered from it.
+    An authority's fingerprint includes its approved comments in ``review_dir``
+    (:func:`analysis.comments.quotes_fingerprint`), so approving, editing or
+    withdrawing a quote rebuilds that authority only. ``every`` is every
+    authority in the data (``auths`` may be the ``ONLY`` selection): neighbours
+    are checked against it and regions gathered from it.
     """
+    from analysis.comments import quotes_fingerprint
+
     jobs: list[Job] = []
     failures: list[Outcome] = []
     version = code_version()
@@ -533,14 +538,25 @@ def plan_jobs(
             "data_hash": data_fp,
             "code_version": version,
             "build_date": date,
+            "quotes_file": None,
         }
+        # approved quotes and the deny-lists they are redacted again with
+        quotes_fp = text_hash(quotes_fingerprint(review_dir, auth.slug, auth.la_code),
+                              params.get("local_places"), params.get("local_schools"))
         fingerprint = text_hash(nb_params | {"code_version": None, "build_date": None},
-                                national_fp, code_fp, renderer)
+                                national_fp, code_fp, renderer, quotes_fp)
         stamp = paths.stamps / f"{auth.slug}.json"
         needed, kept = formats_needed(read_json(stamp), fingerprint, formats, out_dir,
                                       "authority", force)
         if not needed:
             continue
+        if review_dir is not None:
+            try:
+                nb_params["quotes_file"] = str(prepare_quotes(review_dir, auth, params, paths))
+            except Exception as exc:  # noqa: BLE001 - isolated: this authority fails, not all
+                failures.append(Outcome(auth.slug, auth.la_name, False, 0.0,
+                                        f"{type(exc).__name__}: {exc}"[:300], "quotes"))
+                continue
         jobs.append(Job(
             kind="authority", slug=auth.slug, name=auth.la_name, params=nb_params,
             fingerprint=fingerprint, out_dir=out_dir, scratch=paths.scratch / auth.slug,
@@ -574,6 +590,19 @@ def region_members(auths: list[Authority], params_dir: Path, codes: list[str],
     for code, region in regions.items():
         out.setdefault(region, []).append(code)
     return out
+def prepare_quotes(review_dir: Path, auth: Authority, params: dict[str, Any],
+                   paths: Paths) -> Path:
+    """Choose an authority's quotes (approved, unflagged, redacted again) for its notebook.
+
+    Done here, not in the notebook, so that the kernel (whose executed
+    notebook is published) never reads the review folder or the deny-lists.
+    """
+    from analysis.comments import approved_quotes, write_quotes_file
+
+    quotes, counts = approved_quotes(review_dir, auth.slug, auth.la_code,
+                                     params.get("local_places") or (),
+                                     params.get("local_schools") or ())
+    return write_quotes_file(paths.work / "quotes" / f"{auth.slug}.json", quotes, counts)
 
 
 def national_job(paths: Paths, national_fp: str, code_fp: str, renderer: str,
@@ -662,8 +691,9 @@ def run(args: argparse.Namespace, log: Logger) -> int:
     for p in orphans:
         log.info(f"Skipped {p}: no authority with this name is in {data}")
 
+    review_dir = Path(args.review_dir) if args.review_dir else None
     jobs, failures = plan_jobs(selected, paths, national_fp, code_fp, renderer, data_fp,
-                               args.force, not args.cold, log, formats, auths)
+                               args.force, not args.cold, log, review_dir, formats, auths)
     nat = national_job(paths, national_fp, code_fp, renderer, data_fp, not args.cold, formats)
     needed, nat.kept_formats = formats_needed(read_json(nat.stamp), nat.fingerprint, formats,
                                               paths.national, "national", args.force)
@@ -754,6 +784,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="comma-separated slugs: build only these authorities (ONLY)")
     p.add_argument("--formats", default="",
                    help="comma-separated formats from html,pdf,docx (FORMATS; default all)")
+    p.add_argument("--review-dir", default="review",
+                   help="the comment-review folder (`make review`); approved quotes come from it")
     p.add_argument("--force", action="store_true", help="rebuild everything")
     p.add_argument("--cold", action="store_true",
                    help="a fresh kernel per notebook (slower; for comparison)")

@@ -38,6 +38,9 @@ class Column:
     label: str = ""
     pattern: str | None = None
     range: tuple[int, int] | None = None
+    #: Free text only: the column may be absent from an extract (spec v2).
+    optional: bool = False
+    max_length: int | None = None
 
     @property
     def is_question(self) -> bool:
@@ -115,6 +118,12 @@ class Codebook:
             self.columns[name] = self._column(name, spec)
         for name, spec in raw["questions"].items():
             self.columns[name] = self._column(name, spec)
+        # Free-text columns are kept apart from ``columns``: they are not
+        # answers, never enter the analysis, and may be absent from an extract.
+        self.free_text: dict[str, Column] = {
+            name: self._column(name, {"type": "free_text", "optional": True, **spec})
+            for name, spec in (raw.get("free_text") or {}).items()
+        }
         self.indicators: dict[str, Measure] = {
             mid: self._measure(mid, spec, "indicator") for mid, spec in raw["indicators"].items()
         }
@@ -146,6 +155,8 @@ class Codebook:
             label=spec.get("label", spec.get("text", name)),
             pattern=spec.get("pattern"),
             range=tuple(spec["range"]) if "range" in spec else None,
+            optional=bool(spec.get("optional", False)),
+            max_length=int(spec["max_length"]) if "max_length" in spec else None,
         )
 
     def _measure(self, mid: str, spec: dict[str, Any], kind: str) -> Measure:
@@ -196,6 +207,11 @@ class Codebook:
     def age_band(self, survey: str) -> tuple[int, int]:
         lo, hi = self.surveys[survey]["age"]
         return int(lo), int(hi)
+
+    @property
+    def all_columns(self) -> dict[str, Column]:
+        """Every column of the spec: answers, then the optional free-text columns."""
+        return {**self.columns, **self.free_text}
 
     @property
     def questions(self) -> dict[str, Column]:

@@ -325,7 +325,7 @@ def load_mapping(path: str | Path) -> ColumnMapping:
     unknown = sorted(set(raw) - {"columns", "values"})
     if unknown:
         problems.append(f"unknown section(s) {_quoted(unknown)} (expected 'columns', 'values')")
-    spec = set(load_codebook().columns)
+    spec = set(load_codebook().all_columns)
     columns_raw = raw.get("columns") or {}
     values_raw = raw.get("values") or {}
     columns: dict[str, str] = {}

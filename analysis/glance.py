@@ -44,6 +44,7 @@ DETAIL_SECTIONS: tuple[tuple[str, str], ...] = (
     ("resilience", "Resilience"),
     ("recovery", "Recovery"),
     ("care-leavers", "Care leavers"),
+    ("own-words", "In their own words"),
     ("what-matters-most", "What matters most for well-being"),
     ("questions-for-leaders", "Questions for leaders"),
     ("notes-on-method", "Notes on method"),

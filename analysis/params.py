@@ -34,6 +34,9 @@ def header() -> str:
         "#   when given, the briefing shows a response rate. Survey codes:\n"
         f"#   {', '.join(codes)}. Example:\n"
         f"#   cohort_sizes: {{{codes[-2]}: 120, {codes[-1]}: 90}}\n"
+        "# local_places, local_schools: names of local places (towns, estates,\n"
+        "#   children's homes) and schools that children may mention in comments;\n"
+        "#   redacted as [place] and [school] wherever they appear (docs/comments.md).\n"
         "# region: optional, the authority's region (a name); the briefing compares\n"
         "#   it with the other authorities whose files give the same region.\n"
         "# neighbours: optional, authority codes of its statistical neighbours,\n"
@@ -44,8 +47,10 @@ def header() -> str:
     )
 
 
-KNOWN_KEYS = ("la_code", "la_name", "slug", "survey_year", "cohort_sizes", "we_will",
-              "region", "neighbours")
+KNOWN_KEYS = ("la_code", "la_name", "slug", "survey_year", "cohort_sizes", "local_places",
+              "local_schools", "we_will", "region", "neighbours")
+#: Deny-lists for redacting comments (analysis.redact): lists of names.
+DENY_LIST_KEYS = ("local_places", "local_schools")
 SYNTHETIC_CONFIG = Path(__file__).resolve().parent.parent / "data" / "reference" / "synthetic.yaml"
 MAX_REGION = 80
 #: Longest promise accepted in ``we_will`` (characters): a sentence a child can read.
@@ -83,6 +88,8 @@ def default_params(auth: Authority) -> dict[str, Any]:
         "slug": auth.slug,
         "survey_year": auth.latest_year,
         "cohort_sizes": {},
+        "local_places": [],
+        "local_schools": [],
         "we_will": [],
     }
 
@@ -154,6 +161,11 @@ def check_params(path: Path, params: dict[str, Any], auth: Authority,
         problems.append(f"we_will must be a list of sentences (each 1 to {MAX_PROMISE} "
                         "characters), e.g. we_will: [\"Tell every child who their social "
                         "worker is.\"]")
+    for key in DENY_LIST_KEYS:
+        value = params.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip()
+                                                  for v in value):
+            problems.append(f"{key} must be a list of names (e.g. [Millbrook, Oakfield Primary])")
     unknown = sorted(set(params) - set(KNOWN_KEYS))
     if unknown:
         problems.append(f"unknown key(s) {', '.join(unknown)}")

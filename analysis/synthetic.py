@@ -609,7 +609,20 @@ class _Generator:
         self.answers()
         blank = self.blanks()
         self.wellbeing(blank)
-        return self.frame(blank)
+        return self.free_text(self.frame(blank))
+
+    def free_text(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Children's comments (spec v2) with planted details and their truth in ``attrs``.
+
+        Drawn from their own random streams (:mod:`analysis.synthetic_comments`),
+        so the answers are the same bytes with or without them; ``comments:
+        false`` in the YAML leaves them out (an older, v1-shaped extract).
+        """
+        if self.cfg.get("comments", True) is False:
+            return df
+        from analysis.synthetic_comments import add_comments
+
+        return add_comments(df, self.cfg, self.cb, self.rng)
 
 
 # ----------------------------------------------------------------------------- public API
@@ -643,9 +656,20 @@ def to_csv_text(df: pd.DataFrame) -> str:
 
 
 def write_extract(path: str | Path = DEFAULT_OUT, df: pd.DataFrame | None = None) -> Path:
-    """Write ``df`` (default: :func:`generate`) as UTF-8 CSV, atomically; same bytes every run."""
+    """Write ``df`` (default: :func:`generate`) as UTF-8 CSV, atomically; same bytes every run.
+
+    The ground truth of its planted comments (``comment_truth(df)``)
+    is written beside it as ``comments-truth.csv`` (for measuring redaction and
+    safeguarding; never an input of the build, never published).
+    """
+    from analysis.synthetic_comments import comment_truth, truth_path
+
     path = Path(path)
-    write_atomic(path, to_csv_text(generate() if df is None else df))
+    df = generate() if df is None else df
+    write_atomic(path, to_csv_text(df))
+    truth = comment_truth(df)
+    if truth is not None:
+        write_atomic(truth_path(path), to_csv_text(truth))
     return path
 
 

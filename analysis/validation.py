@@ -112,7 +112,7 @@ _RULES: dict[str, _Rule] = {
     ),
 }
 _RULE_ORDER = ["missing", "required", "pattern", "integer", "range", "codes", "placement",
-               "age_band", "skip", "unique", "one_name"]
+               "age_band", "skip", "length", "unique", "one_name"]
 
 
 class RowContext:
@@ -224,6 +224,8 @@ def _column_checks(col: Column, cb: Codebook, ctx: RowContext) -> list[pa.Check]
             return s.isin(codes) | s.isna()
 
         checks.append(_check(_rule_in_codes, text, _Rule("codes", text)))
+    if col.max_length:
+        checks.append(_length_check(col))
     if col.name == "age":
         checks.append(_age_band_check(cb, ctx))
     if set(col.surveys) != set(cb.surveys):
@@ -251,6 +253,17 @@ def _skip_check(col: Column, cb: Codebook, ctx: RowContext) -> pa.Check:
     return _check(_rule_asked, "answered but not asked by the row's survey (skip logic)",
                   _Rule("skip", "answered but not asked in survey {survey} (skip logic)",
                         split="survey"))
+
+
+def _length_check(col: Column) -> pa.Check:
+    """Free text up to ``max_length`` characters: a longer comment is an error, never cut."""
+    limit = int(col.max_length or 0)
+    text = f"longer than {limit:,} characters (nothing is cut: shorten it in the export)"
+
+    def _rule_length(s: pd.Series) -> pd.Series:
+        return (s.str.len() <= limit) | s.isna()
+
+    return _check(_rule_length, text, _Rule("length", text))
 
 
 def _age_band_check(cb: Codebook, ctx: RowContext) -> pa.Check:
@@ -319,9 +332,9 @@ def extract_schema(frame: pd.DataFrame, cb: Codebook | None = None) -> pa.DataFr
     cb = cb or load_codebook()
     ctx = RowContext(frame, cb)
     columns = {
-        name: pa.Column(None, nullable=not col.required, required=True,
+        name: pa.Column(None, nullable=not col.required, required=not col.optional,
                         checks=_column_checks(col, cb, ctx))
-        for name, col in cb.columns.items()
+        for name, col in cb.all_columns.items()
     }
     return pa.DataFrameSchema(columns, strict=False, name="survey extract (text)")
 
@@ -332,16 +345,22 @@ def integer_columns(cb: Codebook | None = None) -> list[str]:
     return [n for n, c in cb.columns.items() if c.type == "integer" or c.scale]
 
 
-@lru_cache(maxsize=2)
-def typed_schema(codebook_path: str | None = None) -> pa.DataFrameSchema:
-    """The pandera schema of the typed frame (dtypes and order): the contract for consumers."""
+@lru_cache(maxsize=4)
+def typed_schema(codebook_path: str | None = None, free_text: bool = False
+                 ) -> pa.DataFrameSchema:
+    """The pandera schema of the typed frame (dtypes and order): the contract for consumers.
+
+    With ``free_text`` the free-text columns follow the answers (text; blank
+    where the extract has no such column).
+    """
     cb = load_codebook(codebook_path)
     ints = set(integer_columns(cb))
+    cols = cb.all_columns if free_text else cb.columns
     return pa.DataFrameSchema(
         {
             name: pa.Column("Int64" if name in ints else TEXT_DTYPE,
                             nullable=not col.required, required=True)
-            for name, col in cb.columns.items()
+            for name, col in cols.items()
         },
         strict=True,
         ordered=True,
@@ -350,8 +369,14 @@ def typed_schema(codebook_path: str | None = None) -> pa.DataFrameSchema:
 
 
 # ----------------------------------------------------------------------------- validating
-def validate_frame(df: pd.DataFrame, source: str = "<data>") -> tuple[pd.DataFrame, list[str]]:
+def validate_frame(df: pd.DataFrame, source: str = "<data>", free_text: bool = False
+                   ) -> tuple[pd.DataFrame, list[str]]:
     """Check every rule of the spec on ``df``; return the typed frame and warnings.
+
+    The free-text columns (``comment_better``, ``comment_other``) are always
+    validated but returned only with ``free_text=True``: the analysis never
+    sees children's words, so no notebook can print them by accident; only
+    the comment review (:mod:`analysis.comments`) asks for them.
 
     ``df`` is normally the text frame of :func:`analysis.extract.read_extract`;
     a frame built in memory works too (values are stripped and turned into
@@ -369,13 +394,13 @@ def validate_frame(df: pd.DataFrame, source: str = "<data>") -> tuple[pd.DataFra
     if df.empty:
         raise ExtractError(f"{source}: the extract has no rows of answers.")
     warns: list[str] = []
-    extra = [str(c) for c in df.columns if c not in cb.columns]
+    extra = [str(c) for c in df.columns if c not in cb.all_columns]
     if extra:
         warns.append(
             f"{source}: ignored {len(extra)} column(s) that are not in the spec: "
             + ", ".join(f"'{c}'" for c in extra)
         )
-    text = strip_text(df[[c for c in df.columns if c in cb.columns]].reset_index(drop=True))
+    text = strip_text(df[[c for c in df.columns if c in cb.all_columns]].reset_index(drop=True))
     try:
         extract_schema(text, cb).validate(text, lazy=True, inplace=True)
     except SchemaErrors as exc:
@@ -386,16 +411,20 @@ def validate_frame(df: pd.DataFrame, source: str = "<data>") -> tuple[pd.DataFra
         error = ExtractError(format_problems(label, problems, headers=headers))
         error.problems = problems  # type: ignore[attr-defined]  # for callers and tests
         raise error from None
-    typed = _typed(text, cb)
-    typed_schema().validate(typed)  # the promised dtypes; a failure here is a bug, not the data
+    typed = _typed(text, cb, free_text)
+    # the promised dtypes; a failure here is a bug, not the data
+    typed_schema(free_text=free_text).validate(typed)
     return typed, warns
 
 
-def _typed(text: pd.DataFrame, cb: Codebook) -> pd.DataFrame:
+def _typed(text: pd.DataFrame, cb: Codebook, free_text: bool = False) -> pd.DataFrame:
     """Spec columns in codebook order, integers and scales as Int64, the rest as text."""
     out = {}
     ints = set(integer_columns(cb))
-    for name in cb.columns:
+    for name in (cb.all_columns if free_text else cb.columns):
+        if name not in text:  # an optional free-text column the extract does not have
+            out[name] = pd.Series(np.nan, index=text.index, dtype=TEXT_DTYPE)
+            continue
         s = text[name]
         out[name] = _as_number(s).astype("Int64") if name in ints else s.astype(TEXT_DTYPE)
     return pd.DataFrame(out, index=pd.RangeIndex(len(text)))
@@ -415,7 +444,7 @@ def problems_from_failures(
     """
     keyed: list[tuple[tuple[int, int, int, int], Problem]] = []
     extra = list(extra_columns)
-    order = {name: i for i, name in enumerate(cb.columns)}
+    order = {name: i for i, name in enumerate(cb.all_columns)}
     rank = {key: i for i, key in enumerate(_RULE_ORDER)}
     missing = failures["check"] == "column_in_dataframe"
     for name in failures.loc[missing, "failure_case"]:
@@ -471,6 +500,9 @@ def _split_problems(
 ) -> list[Problem]:
     """One Problem per value of the rule's split key (survey, group, la_code), else one."""
     cases = cases.sort_values("_row", kind="stable")
+    if column in cb.free_text:  # never echo a child's words into a message or a log
+        cases = cases.assign(failure_case=cases["failure_case"].map(
+            lambda v: f"<{len(str(v)):,} characters>" if isinstance(v, str) else v))
     if rule.split is None:
         return [_problem(rule.text, column, cases)]
     return [
@@ -556,14 +588,17 @@ def _show(value: str, width: int = 40) -> str:
 
 
 # ----------------------------------------------------------------------------- entry points
-def load_valid_extract(path: str | Path, mapping: str | Path | None = None) -> pd.DataFrame:
+def load_valid_extract(path: str | Path, mapping: str | Path | None = None,
+                       free_text: bool = False) -> pd.DataFrame:
     """Read, validate and type an extract: the one call the rest of the project uses.
+
+    ``free_text=True`` keeps the comment columns (only the comment review does).
 
     Warnings (extra columns, empty trailing rows) are issued as
     :class:`ExtractWarning`; any broken rule raises :class:`ExtractError`.
     """
     df = read_extract(path, mapping)
-    typed, warns = validate_frame(df, source=str(path))
+    typed, warns = validate_frame(df, source=str(path), free_text=free_text)
     for message in warns:
         warnings.warn(message, ExtractWarning, stacklevel=2)
     return typed

@@ -42,7 +42,9 @@ def build(reports: Path, params: Path, *extra: str) -> subprocess.CompletedProce
     """Run the build as `make reports` does; output is plain lines (not a terminal)."""
     return subprocess.run(
         [sys.executable, "-m", "analysis.build", "--data", str(FIXTURE),
-         "--params-dir", str(params), "--reports-dir", str(reports), "--jobs", "2", *extra],
+         "--params-dir", str(params), "--reports-dir", str(reports), "--jobs", "2",
+         # never a developer's own review/ folder (test_comments_build.py covers quotes)
+         "--review-dir", str(reports.parent / "no-review"), *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
     )
 

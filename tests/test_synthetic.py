@@ -89,7 +89,7 @@ def test_csv_bytes(full_csv: Path) -> None:
     assert not raw.startswith(b"\xef\xbb\xbf")
     assert b"\r" not in raw and raw.endswith(b"\n")
     text = raw.decode("utf-8")
-    assert text.splitlines()[0] == ",".join(CB.columns)
+    assert text.splitlines()[0] == ",".join(CB.all_columns)  # spec v2: free text last
     assert not list(full_csv.parent.glob("*.tmp")), "temporary file left behind"
 
 
@@ -146,7 +146,7 @@ def test_fictional_authorities(full: pd.DataFrame) -> None:
 
 
 def test_columns_and_dtypes(full: pd.DataFrame) -> None:
-    assert list(full.columns) == list(CB.columns)
+    assert list(full.columns) == list(CB.all_columns)
     assert all(str(t) == "str" for t in full.dtypes)
     assert full["response_id"].is_unique
     for name, col in CB.columns.items():
