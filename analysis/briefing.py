@@ -1135,7 +1135,16 @@ def drivers_markdown(b: Briefing, top: int = 5) -> str:
             detail = ", ".join(p for p in (phrase,) if p) + local
             items.append(f"{name.lower()}" + (f" ({detail.lstrip(', ')})" if detail else ""))
         if items:
-            lines.append(f"- **{_cap(who(survey))}**: {'; '.join(items)}.")
+            shared = ""
+            partners = top_drivers(d, survey, top).get("pooled_with")
+            named = ([] if partners is None else
+                     [str(v).split() for v in partners.dropna() if str(v).strip()])
+            if named:
+                from analysis.drivers import pooled_phrase
+
+                known = [t for t in named[0] if t in load_codebook().surveys]
+                shared = f" ({pooled_phrase(survey, known)})" if known else ""
+            lines.append(f"- **{_cap(who(survey))}**{shared}: {'; '.join(items)}.")
     if lines:
         text += ["", "The experiences most strongly associated with well-being, most "
                  "important first (and where this authority's result differs from other "
@@ -1275,9 +1284,11 @@ def method_markdown(b: Briefing) -> str:
 def performance_sentence(perf: pd.DataFrame | None) -> str:
     """How well the national model predicts well-being for authorities it has not seen."""
     base = ("One linear model per survey relates each child's overall well-being (0 to 10) "
-            "to their answers, with age, gender, placement and survey year taken into "
-            "account, fitted on every authority's answers together; experiences are ranked "
-            "by their standardised effect.")
+            "to their answers, comparing children within the same authority, with age, "
+            "gender, placement and survey year taken into account and blank answers filled "
+            "by multiple imputation, fitted on every authority's answers together; "
+            "experiences are ranked by their share of the differences in well-being the "
+            "model accounts for, allowing for experiences that go together.")
     if perf is None or perf.empty or "cv_r2" not in perf.columns:
         return base + " Its cross-validated performance is reported with the model results."
     parts = []
@@ -1299,6 +1310,11 @@ def performance_sentence(perf: pd.DataFrame | None) -> str:
     if (perf["cv_r2"].dropna() <= 0).any():
         text += (" An R² at or below zero means the model predicts no better than the "
                  "average for that group (too few answers): read its ranking with caution.")
+    best = perf["cv_r2"].dropna()
+    if len(best) and best.max() > 0:
+        text += (f" Most of the differences in well-being are not explained: even for the "
+                 f"best-predicted group, about {100 - int(round(100 * best.max()))} in every "
+                 "100 parts go with things the survey does not ask about, or chance.")
     return text
 
 

@@ -8,56 +8,56 @@ survey is fitted on *every* authority's answers, once per build
 (``cached_national_models``), and each authority's briefing combines these
 national associations with its own indicator results (``analysis.focus``).
 
-The model (one per survey, see ``plan_models`` for the pooling rule)
+The model (one per survey where its sample allows; ``plan_models`` pools a
+thin survey with its partner and every row of it says so)
 
 * outcome: overall well-being, 0-10, as the spec defines it
   (``analysis.wellbeing``); a second, logistic model for *low* overall
-  well-being (below 5);
-* candidate drivers: every indicator (codebook) the survey asks, coded 1 when
-  the answer meets the indicator's definition and 0 when it does not. The
-  sign is the indicator's own: ``afraid_bullying`` = 1 means "afraid", so its
-  effect is expected to be negative;
+  well-being (below 5), odds ratios only;
+* candidate drivers: every indicator (codebook) the survey asks that is an
+  *experience*, coded 1 when the answer meets the indicator's definition and
+  0 when it does not; near-outcomes (``NEAR_OUTCOMES``: "life is getting
+  better") are never candidates. The sign is the indicator's own:
+  ``afraid_bullying`` = 1 means "afraid", so its effect is expected to be
+  negative;
 * skip logic is kept apart from non-response: a question a survey does not
   ask is not a candidate for that survey (in a pooled model its column is a
-  structural 0 for the other survey's rows, absorbed by the survey control,
-  never counted as "missing"); an answer the indicator leaves out of its base
-  (``base_excludes``, e.g. "no worries") gets its own ``__not_applicable``
-  column; only a blank answer is non-response, imputed 0 with a
-  missing-indicator column (``SimpleImputer(add_indicator=True)``) so the
-  driver's coefficient is estimated from those who answered;
-* controls: age, gender, placement, survey year (all years are fitted
-  together with year as a categorical control: drivers.csv has no year, and
-  one year of the smaller surveys is too thin), time in care (children) or
-  disability (leavers), survey (pooled models). A blank control is its own
-  category.
+  structural 0 for the other survey's rows, never "missing"); an answer the
+  indicator leaves out of its base (``base_excludes``, e.g. "no worries")
+  gets its own ``__not_applicable`` column; only a blank answer is
+  non-response;
+* controls: age, gender, placement, survey year, time in care (children) or
+  disability (leavers), survey (pooled models). A blank categorical control
+  is its own category; a blank age is imputed.
 
-Linear regression (ordinary least squares) so that each effect reads as
-"points on the 0-10 scale": the difference in mean overall well-being
-associated with meeting the indicator, the other indicators and controls held
-constant. It is an **association**, never a cause: children who feel settled
-may differ in ways no survey question captures.
+Methods (``analysis.driver_methods``; docs/drivers.md says why each):
 
-Evaluation (honest: no authority is ever in both training and test data)
+* **within authorities**: authority fixed effects by the within
+  transformation (every column minus its authority mean), so an effect is
+  the association among children of the *same* authority - what a focus
+  area needs - and not differences between authorities; standard errors
+  clustered by authority, t on (authorities - 1) degrees of freedom;
+* **blank answers**: multiple imputation by chained equations
+  (``IterativeImputer``, posterior draws, ``IMPUTATIONS`` completed data
+  sets; the outcome and the authority's means in the imputation model),
+  effects pooled by Rubin's rules; complete-case effects kept for comparison;
+* **importance**: Johnson's relative weights of the drivers in the
+  within-authority model after the controls (shares of R^2 that allow for
+  correlated items), averaged over the imputations; ``rank_low`` /
+  ``rank_high`` the 95% range of ranks over ``BOOTSTRAP`` replicates that
+  resample authorities;
+* **evaluation**: ``GroupKFold`` by authority (no authority in both training
+  and test data): R^2 and MAE out of fold, AUC of the predicted score for low
+  well-being; and a **nonlinear check**, gradient boosting
+  (``HistGradientBoostingRegressor``) fitted on the training authorities with
+  permutation importance on the held-out ones: a different model, so where
+  its ranking disagrees the ``note`` says so.
 
-* ``GroupKFold`` by ``la_code``; R^2 and MAE of the out-of-fold predictions
-  (every answer predicted by a model that never saw its authority), AUC for
-  the low-well-being model; reported with the number of answers and
-  authorities;
-* 95% intervals for effects from statsmodels OLS on the *same* design matrix,
-  with standard errors clustered by authority (answers from one authority are
-  not independent) and a t critical value on (authorities - 1) degrees of
-  freedom, conservative when there are few authorities;
-* permutation importance (``sklearn.inspection.permutation_importance``) on
-  the held-out folds, as a model-agnostic check on the ranking: where it and
-  the model-based ranking disagree by ``DISAGREE_RANKS`` or more places the
-  ``note`` column says so.
-
-``importance`` (drivers.csv) is the **standardised effect**:
-``|effect| x sqrt(p (1 - p))``, where ``p`` is the share of the survey's
-answers meeting the indicator; i.e. the well-being points associated with a
-one-standard-deviation difference in the indicator. A large effect of
-something almost everyone has (or almost no one has) explains little of the
-variation between children, and this weighs that in.
+Linear effects read as "points on the 0-10 scale": the difference in mean
+overall well-being associated with meeting the indicator, the other
+indicators and controls held constant, within an authority. It is an
+**association**, never a cause: children who feel settled may differ in ways
+no survey question captures.
 """
 
 from __future__ import annotations
@@ -66,8 +66,9 @@ import hashlib
 import os
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -78,18 +79,21 @@ from analysis.codebook import CODEBOOK_PATH, Codebook, load_codebook
 from analysis.files import atomic_path, write_csv_atomic
 
 #: Bump when the method changes in a way the code hash would not show.
-MODEL_VERSION = "1"
-#: drivers.csv columns (interfaces.md), in order.
-OUTPUT_COLUMNS = ("survey", "indicator", "effect", "ci_low", "ci_high", "importance", "rank")
+MODEL_VERSION = "2"
+#: drivers.csv columns: the interfaces.md contract, then the rank interval.
+OUTPUT_COLUMNS = ("survey", "indicator", "effect", "ci_low", "ci_high", "importance", "rank",
+                  "rank_low", "rank_high")
 PERFORMANCE_COLUMNS = (
     "survey", "model", "pooled", "n", "n_authorities", "n_low", "folds", "cv_r2", "cv_mae",
-    "baseline_mae", "cv_auc", "in_sample_r2", "rank_agreement",
+    "baseline_mae", "cv_auc", "in_sample_r2", "rank_agreement", "hgb_cv_r2", "within_r2",
+    "complete_share",
 )
 DRIVER_COLUMNS = (
     "survey", "indicator", "label", "domain", "direction", "effect", "ci_low", "ci_high", "se",
-    "p_value", "importance", "rank", "perm_importance", "perm_rank", "pct_meeting",
-    "n_answered", "n_missing", "odds_ratio_low", "or_ci_low", "or_ci_high", "model", "pooled",
-    "note",
+    "p_value", "importance", "rank", "rank_low", "rank_high", "importance_share",
+    "perm_importance", "perm_rank", "effect_complete_cases", "missing_info", "pct_meeting",
+    "n_answered", "n_missing", "max_correlation", "most_correlated", "odds_ratio_low",
+    "or_ci_low", "or_ci_high", "model", "pooled", "pooled_with", "note",
 )
 
 # ---- the pooling rule (see plan_models and docs/drivers.md) ----------------
@@ -111,18 +115,40 @@ MIN_SHARED_SHARE = 0.75
 #: A candidate needs at least this many answers meeting *and* not meeting the
 #: indicator in its survey; otherwise its effect cannot be estimated.
 MIN_EACH_CLASS = 5
+#: Indicators that are close to the outcome itself rather than experiences:
+#: never candidates (a model "explaining" well-being by them explains it by
+#: itself). Why each is here is its value (docs/drivers.md, *candidates*).
+NEAR_OUTCOMES: dict[str, str] = {
+    "life_getting_better": "an evaluation of one's own life, close to well-being itself",
+}
 
 # ---- evaluation --------------------------------------------------------------
 MAX_FOLDS = 5
 #: Each test fold should hold at least this many answers on average.
 MIN_FOLD_ANSWERS = 30
-PERM_REPEATS = 5
+PERM_REPEATS = 3
+#: Multiple imputation: completed data sets (Rubin's rules pool them).
+IMPUTATIONS = 5
+#: Bootstrap replicates by authority for the rank intervals (spread evenly
+#: over the completed data sets).
+BOOTSTRAP = 200
+#: Gradient-boosting check: boosting iterations (fixed: no early stopping).
+HGB_ITERATIONS = 100
+#: A rank interval this wide or wider is noted as uncertain.
+RANK_UNSTABLE = 4
+#: A driver whose effect interval includes zero but which holds at least this
+#: share (%) of the explained variance is noted as sharing it with correlates.
+SHARED_NOTE_SHARE = 3.0
+#: ...when it correlates at least this much with another candidate (within
+#: authorities, after the controls).
+CORRELATED = 0.2
 #: A ranking difference of this many places or more is noted (when one of the
 #: two ranks is in the top DISAGREE_TOP).
 DISAGREE_RANKS = 3
 DISAGREE_TOP = 10
 #: Effects are rounded in drivers.csv (well below any meaningful difference).
 DECIMALS = 4
+IMPORTANCE_DECIMALS = 6
 
 #: How many times ``fit_national_models`` actually fitted (tests check the cache).
 FIT_COUNT = 0
@@ -219,6 +245,9 @@ def survey_candidates(data: pd.DataFrame, survey: str, codebook: Codebook | None
     for mid, m in cb.indicators.items():
         if survey not in m.surveys:
             continue  # skip logic: not asked, not a candidate
+        if mid in NEAR_OUTCOMES:
+            left_out[mid] = f"not an experience: {NEAR_OUTCOMES[mid]}"
+            continue
         if m.column not in rows.columns:
             left_out[mid] = "column not in the extract"
             continue
@@ -370,111 +399,7 @@ def plan_models(data: pd.DataFrame, codebook: Codebook | None = None) -> list[Mo
     return out
 
 
-# ---------------------------------------------------------------- pipelines
-def _preprocessor(X: pd.DataFrame, group: ModelGroup) -> Any:
-    """ColumnTransformer: drivers imputed 0 + missing indicators; controls encoded.
-
-    Why a pipeline: cross-validation refits the imputation and encoding on
-    each training fold, so nothing about the held-out authorities leaks in.
-    """
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    na_cols = [c for c in X.columns if c.endswith("__not_applicable")]
-    parts: list[tuple[str, Any, list[str]]] = [
-        ("drivers", SimpleImputer(strategy="constant", fill_value=0.0, add_indicator=True,
-                                  keep_empty_features=True), list(group.drivers)),
-    ]
-    if na_cols:
-        parts.append(("not_applicable", "passthrough", na_cols))
-    if group.numeric_controls:
-        parts.append(("numeric", Pipeline([
-            ("scale", StandardScaler()),
-            ("impute", SimpleImputer(strategy="constant", fill_value=0.0, add_indicator=True,
-                                     keep_empty_features=True)),
-        ]), list(group.numeric_controls)))
-    if group.categorical_controls:
-        parts.append(("controls", OneHotEncoder(drop="first", handle_unknown="ignore",
-                                                sparse_output=False),
-                      list(group.categorical_controls)))
-    return ColumnTransformer(parts, sparse_threshold=0.0)
-
-
-def make_pipelines(X: pd.DataFrame, group: ModelGroup) -> tuple[Any, Any]:
-    """(linear regression pipeline for overall well-being, logistic pipeline for low)."""
-    from sklearn.linear_model import LinearRegression, LogisticRegression
-    from sklearn.pipeline import Pipeline
-
-    linear = Pipeline([("prep", _preprocessor(X, group)), ("model", LinearRegression())])
-    logistic = Pipeline([("prep", _preprocessor(X, group)),
-                         ("model", LogisticRegression(C=1.0, max_iter=2000))])
-    return linear, logistic
-
-
-@lru_cache(maxsize=1)
-def _permute_subset_class() -> type:
-    """Build the wrapper class on first use: sklearn is imported only when fitting.
-
-    (Importing sklearn costs over a second; the per-authority notebooks import
-    this module for its phrases and charts and never fit.)
-    """
-    from sklearn.base import BaseEstimator, RegressorMixin
-
-    class _PermuteSubset(RegressorMixin, BaseEstimator):
-        """The fitted linear pipeline seen through one survey's candidate drivers only.
-
-        ``permutation_importance`` permutes every column it is given; wrapping the
-        fitted pipeline this way makes it permute only the survey's candidate
-        drivers (not the controls, nor another survey's structural zeros), which
-        is the question asked. Because the driver block of the pipeline is
-        column-separable (a blank becomes 0 plus a missing-indicator column) and
-        the model is linear, a prediction with some driver values changed is the
-        pipeline's prediction for the original rows plus the coefficient-weighted
-        change in those columns: exact, and some forty times faster than
-        re-running the ColumnTransformer for every permutation (which took over a
-        minute on a simulated extract of 4,500 answers). ``tests/test_drivers.py``
-        checks the equality with ``pipeline.predict``.
-        """
-
-        def __init__(self, model: Any = None, X_full: pd.DataFrame | None = None,
-                     columns: list[str] | None = None):
-            self.model = model
-            self.X_full = X_full
-            self.columns = columns
-
-        def fit(self, X: Any, y: Any = None) -> Any:  # pragma: no cover - API only
-            return self
-
-        def _parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-            if not hasattr(self, "parts_"):
-                assert self.model is not None and self.X_full is not None and self.columns
-                names = [n.split("__", 1)[1] for n in self.model[:-1].get_feature_names_out()]
-                coef = pd.Series(np.ravel(self.model[-1].coef_), index=names)
-                c_val = np.array([coef.get(c, 0.0) for c in self.columns])
-                c_miss = np.array([coef.get(f"missingindicator_{c}", 0.0) for c in self.columns])
-                x0 = self.X_full[self.columns].to_numpy(dtype="float64")
-                base = self.model.predict(self.X_full)
-                self.parts_ = (base, np.nan_to_num(x0), np.isnan(x0).astype("float64"), c_val,
-                               c_miss)
-            return self.parts_
-
-        def predict(self, X_sub: Any) -> np.ndarray:
-            base, v0, m0, c_val, c_miss = self._parts()
-            x = np.asarray(X_sub, dtype="float64")
-            return base + (np.nan_to_num(x) - v0) @ c_val + (np.isnan(x) - m0) @ c_miss
-
-    return _PermuteSubset
-
-
-def _r2_scorer(estimator: Any, X: Any, y: np.ndarray) -> float:
-    """R^2 without sklearn's input checks (called thousands of times on clean arrays)."""
-    resid = y - estimator.predict(X)
-    total = y - y.mean()
-    return float(1.0 - resid @ resid / (total @ total))
-
-
+# ---------------------------------------------------------------- folds
 def n_folds(n_answers: int, n_authorities: int) -> int:
     """Folds for GroupKFold: ``min(MAX_FOLDS, authorities, answers // MIN_FOLD_ANSWERS)``.
 
@@ -493,193 +418,379 @@ def group_folds(groups: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray
     return list(GroupKFold(n_splits=k).split(dummy, groups=groups))
 
 
-# ---------------------------------------------------------------- fitting
-def _independent_columns(Z: np.ndarray, tol: float = 1e-8) -> np.ndarray:
-    """Boolean mask of columns independent of the ones before them (QR diagonal).
+# ---------------------------------------------------------------- design arrays
+@dataclass
+class Design:
+    """A group's answers as arrays: what every method below works on.
 
-    Missing-indicator and one-hot columns can be collinear (the same children
-    leave the same questions blank); statsmodels needs a full-rank matrix for
-    clustered standard errors. Columns are ordered drivers first, so it is a
-    redundant indicator that is dropped, never a driver.
+    ``drivers``: candidate indicators, 1 / 0 / NaN (a blank answer);
+    ``numeric``: numeric controls (age), NaN where blank; ``fixed``: complete
+    columns (``__not_applicable`` columns and one-hot categorical controls,
+    a blank control being its own category); ``codes``: ``fixed``'s
+    categorical controls as integer codes (for the gradient-boosting check).
     """
-    from scipy.linalg import qr
 
-    if Z.shape[1] == 0:
-        return np.zeros(0, dtype=bool)
-    r = qr(Z, mode="r", check_finite=False)[0]
-    diag = np.abs(np.diag(r)) if r.shape[0] >= Z.shape[1] else np.abs(
-        np.concatenate([np.diag(r), np.zeros(Z.shape[1] - r.shape[0])]))
-    scale = np.sqrt((Z ** 2).sum(axis=0))
-    return diag > tol * np.maximum(scale, 1.0)
+    names: list[str]          # drivers, then numeric, then fixed columns
+    drivers: np.ndarray
+    numeric: np.ndarray
+    fixed: np.ndarray
+    categories: np.ndarray
+    y: np.ndarray
+    y_low: np.ndarray
+    la: np.ndarray            # authority codes 0..G-1
+    survey: np.ndarray
+
+    @property
+    def n_drivers(self) -> int:
+        return self.drivers.shape[1]
+
+    def incomplete(self) -> np.ndarray:
+        return np.column_stack([self.drivers, self.numeric])
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Imputed values stay within 0-1 (indicators) and the observed range (age)."""
+        lo = [0.0] * self.n_drivers + [float(np.nanmin(c)) if np.isfinite(c).any() else 0.0
+                                       for c in self.numeric.T]
+        hi = [1.0] * self.n_drivers + [float(np.nanmax(c)) if np.isfinite(c).any() else 0.0
+                                       for c in self.numeric.T]
+        return np.array(lo), np.array(hi)
 
 
-def _cluster_fit(Z: np.ndarray, y: np.ndarray, clusters: np.ndarray, kind: str) -> Any:
-    """statsmodels OLS / Logit with authority-clustered covariance (HC1 if one authority)."""
-    import statsmodels.api as sm
-
-    codes = pd.factorize(clusters)[0]
-    cov: dict[str, Any] = ({"cov_type": "cluster", "cov_kwds": {"groups": codes}}
-                           if len(np.unique(codes)) > 1 else {"cov_type": "HC1"})
-    if kind == "ols":
-        return sm.OLS(y, Z).fit(**cov)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return sm.Logit(y, Z).fit(disp=0, method="newton", maxiter=100, **cov)
-
-
-def _fit_group(data: pd.DataFrame, group: ModelGroup, random_state: int, cb: Codebook
-               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
-    from scipy import stats
-    from sklearn.base import clone
-    from sklearn.inspection import permutation_importance
-    from sklearn.metrics import mean_absolute_error, r2_score, roc_auc_score
-
+def make_design(data: pd.DataFrame, group: ModelGroup, cb: Codebook) -> Design:
+    """Arrays of the group's design (``design_frame``) for the fitting methods."""
     X = design_frame(data, group, cb)
     rows = data.loc[X.index]
-    y = rows["overall"].to_numpy(dtype="float64")
-    y_low = rows["low"].to_numpy(dtype="int64")
-    la = rows["la_code"].to_numpy()
-    survey = rows["survey"].to_numpy()
-    X = X.reset_index(drop=True)
-    n_la = len(np.unique(la))
-    linear, logistic = make_pipelines(X, group)
-    both_classes = len(np.unique(y_low)) == 2
+    drv = list(group.drivers)
+    na_cols = [c for c in X.columns if c.endswith("__not_applicable")]
+    fixed_parts = [X[na_cols].to_numpy(dtype="float64")] if na_cols else []
+    fixed_names = list(na_cols)
+    cat_codes = []
+    for c in group.categorical_controls:
+        levels = sorted(X[c].unique())
+        values = X[c].to_numpy()
+        cat_codes.append(np.searchsorted(levels, values).astype("float64"))
+        for lev in levels[1:]:
+            fixed_parts.append((values == lev).astype("float64")[:, None])
+            fixed_names.append(f"{c}_{lev}")
+    fixed = np.column_stack(fixed_parts) if fixed_parts else np.zeros((len(X), 0))
+    numeric = (X[list(group.numeric_controls)].to_numpy(dtype="float64")
+               if group.numeric_controls else np.zeros((len(X), 0)))
+    return Design(
+        names=[*drv, *group.numeric_controls, *fixed_names],
+        drivers=X[drv].to_numpy(dtype="float64"), numeric=numeric, fixed=fixed,
+        categories=np.column_stack(cat_codes) if cat_codes else np.zeros((len(X), 0)),
+        y=rows["overall"].to_numpy(dtype="float64"),
+        y_low=rows["low"].to_numpy(dtype="int64"),
+        la=pd.factorize(rows["la_code"].to_numpy(), sort=True)[0],
+        survey=rows["survey"].to_numpy(),
+    )
 
-    # --- cross-validation, grouped by authority
-    k = n_folds(len(X), n_la)
-    oof = np.full(len(X), np.nan)
-    oof_base = np.full(len(X), np.nan)
-    oof_p = np.full(len(X), np.nan)
+
+# ---------------------------------------------------------------- the linear model
+@dataclass
+class _ImputationFit:
+    """One completed data set's fit: coefficients, variances, cross-products."""
+
+    coef: np.ndarray          # per design column (NaN where dropped as redundant)
+    var: np.ndarray
+    crossproducts: np.ndarray  # authorities x k x k, of [within design, within y]
+    in_sample_r2: np.ndarray   # per row group (filled by the caller)
+    fitted: np.ndarray
+    logit: tuple[np.ndarray, np.ndarray] | None
+
+
+def _fit_completed(d: Design, completed: np.ndarray, low_model: bool) -> _ImputationFit:
+    """The within-authority OLS (and the low-well-being logit) on one completed data set."""
+    from analysis import driver_methods as dm
+
+    Z = np.column_stack([completed, d.fixed])
+    Zw = dm.within(Z, d.la)
+    yw = dm.within(d.y, d.la)
+    keep = dm.independent_columns(Zw)
+    b, V = dm.cluster_ols(Zw[:, keep], yw, d.la)
+    coef = np.full(Z.shape[1], np.nan)
+    var = np.full(Z.shape[1], np.nan)
+    coef[keep] = b
+    var[keep] = np.diag(V)
+    fitted = d.y - (yw - Zw[:, keep] @ b)  # authority mean + within fit
+    W = np.column_stack([Zw, yw])
+    cps = dm.cluster_crossproducts(W, d.la)
+    logit = None
+    if low_model:
+        # Mundlak: authority means of every column stand in for authority
+        # dummies, which would separate where an authority has no child
+        # with low well-being (common among the youngest).
+        means = Z - Zw
+        L = np.column_stack([np.ones(len(Z)), Z, means])
+        lkeep = dm.independent_columns(L)
+        lkeep[1:1 + Z.shape[1]] &= keep
+        res = dm.cluster_logit(L[:, lkeep], d.y_low.astype("float64"), d.la)
+        if res is not None:
+            lp = np.full(L.shape[1], np.nan)
+            lv = np.full(L.shape[1], np.nan)
+            lp[lkeep] = res[0]
+            lv[lkeep] = np.diag(res[1])
+            logit = (lp[1:1 + Z.shape[1]], lv[1:1 + Z.shape[1]])
+    return _ImputationFit(coef, var, cps, np.array([]), fitted, logit)
+
+
+def _complete_case_effects(d: Design) -> tuple[np.ndarray, int]:
+    """Within-authority OLS on the answers with every candidate and age given (comparison)."""
+    from analysis import driver_methods as dm
+
+    ok = ~np.isnan(d.incomplete()).any(axis=1)
+    out = np.full(d.n_drivers, np.nan)
+    if ok.sum() < 2 * (d.incomplete().shape[1] + d.fixed.shape[1]):
+        return out, int(ok.sum())
+    la = pd.factorize(d.la[ok])[0]
+    Z = np.column_stack([d.incomplete()[ok], d.fixed[ok]])
+    Zw = dm.within(Z, la)
+    keep = dm.independent_columns(Zw)
+    b = np.linalg.lstsq(Zw[:, keep], dm.within(d.y[ok], la), rcond=None)[0]
+    coef = np.full(Z.shape[1], np.nan)
+    coef[keep] = b
+    return coef[:d.n_drivers], int(ok.sum())
+
+
+# ---------------------------------------------------------------- evaluation
+def _hgb(random_state: int, n_categorical: int, n_columns: int) -> Any:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    cat = np.zeros(n_columns, dtype=bool)
+    if n_categorical:
+        cat[-n_categorical:] = True
+    return HistGradientBoostingRegressor(
+        max_iter=HGB_ITERATIONS, learning_rate=0.1, max_leaf_nodes=8, min_samples_leaf=40,
+        l2_regularization=1.0, early_stopping=False, random_state=random_state,
+        categorical_features=cat if n_categorical else None)
+
+
+def _r2(y: np.ndarray, pred: np.ndarray) -> float:
+    total = y - y.mean()
+    denom = float(total @ total)
+    return float(1 - ((y - pred) @ (y - pred)) / denom) if denom > 0 else float("nan")
+
+
+def _cross_validate(d: Design, group: ModelGroup, k: int, random_state: int
+                    ) -> dict[str, Any]:
+    """Out-of-fold predictions (linear and gradient boosting) and the boosting check.
+
+    Each fold's models see only the training authorities: blanks filled with
+    the training answers' means (the multiple imputation uses the outcome,
+    which must not inform the predictors of the answers being predicted),
+    the within-authority coefficients
+    (a held-out authority is predicted at the training mean, its own effect
+    being unknown), and the gradient-boosting model (which handles blanks
+    itself). Permutation importance: the R^2 lost on the held-out answers of
+    one survey when one candidate's answers are shuffled among them.
+    """
+    from analysis import driver_methods as dm
+
+    n = len(d.y)
+    oof = np.full(n, np.nan)
+    oof_h = np.full(n, np.nan)
+    oof_base = np.full(n, np.nan)
+    idx_of = {d2: i for i, d2 in enumerate(group.drivers)}
     perm_sum = {s: np.zeros(len(group.candidates[s])) for s in group.surveys}
     perm_w = dict.fromkeys(group.surveys, 0.0)
-    for fold, (train, test) in enumerate(group_folds(la, k) if k else []):
-        lin = clone(linear).fit(X.iloc[train], y[train])
-        oof[test] = lin.predict(X.iloc[test])
-        oof_base[test] = y[train].mean()
-        if both_classes and len(np.unique(y_low[train])) == 2:
-            lg = clone(logistic).fit(X.iloc[train], y_low[train])
-            oof_p[test] = lg.predict_proba(X.iloc[test])[:, 1]
+    full = np.column_stack([d.incomplete(), d.fixed])
+    H = np.column_stack([d.incomplete(), d.fixed[:, :_n_na(group, d)], d.categories])
+    for fold, (train, test) in enumerate(group_folds(d.la, k) if k else []):
+        a, b = dm.impute_for_prediction(full[train], full[test])
+        la_tr = pd.factorize(d.la[train])[0]
+        Zw = dm.within(a, la_tr)
+        keep = dm.independent_columns(Zw)
+        coef = np.linalg.lstsq(Zw[:, keep], dm.within(d.y[train], la_tr), rcond=None)[0]
+        oof[test] = d.y[train].mean() + (b[:, keep] - a[:, keep].mean(axis=0)) @ coef
+        oof_base[test] = d.y[train].mean()
+        hgb = _hgb(random_state + fold, d.categories.shape[1], H.shape[1]).fit(
+            H[train], d.y[train])
+        oof_h[test] = hgb.predict(H[test])
+        rng = np.random.default_rng([random_state, fold])
         for s in group.surveys:
-            cols = list(group.candidates[s])
-            idx = test[survey[test] == s]
-            if len(idx) < MIN_FOLD_ANSWERS or not cols:
+            rows = test[d.survey[test] == s]
+            cols = [idx_of[c] for c in group.candidates[s]]
+            if len(rows) < MIN_FOLD_ANSWERS or not cols:
                 continue
-            X_s = X.iloc[idx].reset_index(drop=True)
-            wrapped = _permute_subset_class()(lin, X_s, cols)
-            res = permutation_importance(
-                wrapped, X_s[cols].to_numpy(dtype="float64"), y[idx], scoring=_r2_scorer,
-                n_repeats=PERM_REPEATS, random_state=random_state + fold, n_jobs=1,
-            )
-            perm_sum[s] += res.importances_mean * len(idx)
-            perm_w[s] += len(idx)
+            Hs = H[rows]
+            base = _r2(d.y[rows], hgb.predict(Hs))
+            # every shuffled copy in one predict call (one call per copy is
+            # dominated by per-call overhead)
+            copies = []
+            for c in cols:
+                for _ in range(PERM_REPEATS):
+                    Hp = Hs.copy()
+                    Hp[:, c] = Hp[rng.permutation(len(rows)), c]
+                    copies.append(Hp)
+            pred = hgb.predict(np.vstack(copies)).reshape(len(cols), PERM_REPEATS, len(rows))
+            drops = np.array([np.mean([base - _r2(d.y[rows], pr) for pr in per])
+                              for per in pred])
+            perm_sum[s] += drops * len(rows)
+            perm_w[s] += len(rows)
+    perm = {s: perm_sum[s] / perm_w[s] if perm_w[s] else np.full(len(perm_sum[s]), np.nan)
+            for s in group.surveys}
+    return {"oof": oof, "oof_hgb": oof_h, "oof_base": oof_base, "perm": perm}
 
-    # --- the full fit: same design matrix for sklearn and statsmodels
-    prep = linear.named_steps["prep"]
-    Z = prep.fit_transform(X)
-    names = [n.split("__", 1)[1] for n in prep.get_feature_names_out()]
-    Zc = np.column_stack([np.ones(len(Z)), Z])
-    names_c = ["const", *names]
-    keep = _independent_columns(Zc)
-    dropped = [n for n, kp in zip(names_c, keep, strict=True) if not kp]
-    Zk = Zc[:, keep]
-    kept = [n for n, kp in zip(names_c, keep, strict=True) if kp]
-    ols = _cluster_fit(Zk, y, la, "ols")
-    params = pd.Series(np.asarray(ols.params), index=kept)
-    bse = pd.Series(np.asarray(ols.bse), index=kept)
-    df_t = max(n_la - 1, 1) if n_la > 1 else max(len(y) - len(kept), 1)
-    t_crit = float(stats.t.ppf(0.975, df_t))
-    in_sample_r2 = float(ols.rsquared)
-    logit_params = logit_bse = None
-    logit_note = "" if both_classes else "not fitted: everyone, or no one, has low well-being"
-    if both_classes:
-        try:
-            lres = _cluster_fit(Zk, y_low, la, "logit")
-            lp = np.asarray(lres.params)
-            lb = np.asarray(lres.bse)
-            if np.all(np.isfinite(lp)) and np.all(np.isfinite(lb)) and np.max(np.abs(lp)) < 30:
-                logit_params = pd.Series(lp, index=kept)
-                logit_bse = pd.Series(lb, index=kept)
-            else:
-                logit_note = "did not converge (separation): no odds ratios"
-        except Exception as exc:  # noqa: BLE001 - reported, never fatal
-            logit_note = f"failed ({type(exc).__name__}): no odds ratios"
-    z975 = float(stats.norm.ppf(0.975))
 
-    # --- per survey: effects, importance, performance
+def _n_na(group: ModelGroup, d: Design) -> int:
+    """How many leading ``fixed`` columns are ``__not_applicable`` columns (not one-hot)."""
+    return sum(1 for c in d.names if c.endswith("__not_applicable"))
+
+
+# ---------------------------------------------------------------- one model
+def _fit_group(data: pd.DataFrame, group: ModelGroup, random_state: int, cb: Codebook
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """Fit one model group: MI, within-authority OLS, relative weights, bootstrap, checks."""
+    from scipy import stats
+    from sklearn.metrics import mean_absolute_error, roc_auc_score
+
+    from analysis import driver_methods as dm
+
+    d = make_design(data, group, cb)
+    n, p = len(d.y), d.n_drivers
+    n_la = int(d.la.max()) + 1 if n else 0
+    both_classes = len(np.unique(d.y_low)) == 2
+
+    # --- multiple imputation: outcome and authority (its means) in the model
+    inc = d.incomplete()
+    predictors = np.column_stack([d.y, dm.cluster_means(d.y[:, None], d.la),
+                                  dm.cluster_means(inc, d.la), d.fixed])
+    completed = dm.multiply_impute(inc, d.bounds(), predictors, IMPUTATIONS, random_state)
+    fits = [_fit_completed(d, c, both_classes) for c in completed]
+    df_complete = max(n_la - 1, 1)
+    pooled = dm.rubin([f.coef[:p] for f in fits], [f.var[:p] for f in fits], df_complete)
+    t_crit = stats.t.ppf(0.975, np.where(np.isfinite(pooled.df), pooled.df, df_complete))
+    logit_ok = [f.logit for f in fits if f.logit is not None]
+    logit_note = ("ok" if len(logit_ok) == len(fits) else
+                  "not fitted: everyone, or no one, has low well-being" if not both_classes
+                  else "did not converge (separation): no odds ratios")
+    lpool = (dm.rubin([lg[0][:p] for lg in logit_ok], [lg[1][:p] for lg in logit_ok],
+                      df_complete) if len(logit_ok) == len(fits) else None)
+    cc_effect, n_complete = _complete_case_effects(d)
+
+    # --- relative weights, on each completed data set and bootstrap replicates
+    k_all = len(d.names)
+    drivers_idx = np.arange(p)
+    controls_idx = np.arange(p, k_all)
+    outcome_idx = k_all
+    weights = []
+    boot: list[np.ndarray] = []
+    rng = np.random.default_rng([random_state, 17])
+    per_imputation = max(BOOTSTRAP // IMPUTATIONS, 1)
+    for f in fits:
+        M = f.crossproducts.sum(axis=0)
+        weights.append(dm.weights_from_moments(M, drivers_idx, controls_idx, outcome_idx)[0])
+        if n_la < 2:
+            continue
+        counts = rng.multinomial(n_la, np.full(n_la, 1 / n_la), size=per_imputation)
+        for c in counts:
+            Mb = np.tensordot(c.astype("float64"), f.crossproducts, axes=1)
+            boot.append(dm.weights_from_moments(Mb, drivers_idx, controls_idx, outcome_idx)[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        importance = np.nanmean(np.vstack(weights), axis=0)
+    # how strongly each driver moves with the others (first completed data set)
+    rxx, _, usable, _ = dm.partial_moments(fits[0].crossproducts.sum(axis=0), drivers_idx,
+                                           controls_idx, outcome_idx)
+    corr = np.zeros((p, p))
+    corr[np.ix_(usable, usable)] = rxx
+    boot_w = np.vstack(boot) if boot else np.zeros((0, p))
+
+    # --- cross-validation by authority: linear and gradient-boosting predictions
+    k = n_folds(n, n_la)
+    cv = _cross_validate(d, group, k, random_state)
+    in_sample = np.mean([_r2(d.y, f.fitted) for f in fits], axis=0)
+
+    order = {m: i for i, m in enumerate(cb.indicators)}
     driver_rows: list[dict[str, Any]] = []
     perf_rows: list[dict[str, Any]] = []
     for s in group.surveys:
-        sel = survey == s
+        sel = d.survey == s
         cands = list(group.candidates[s])
-        perm = perm_sum[s] / perm_w[s] if perm_w[s] else np.full(len(cands), np.nan)
-        part = []
-        for i, d in enumerate(cands):
-            m = cb.indicators[d]
-            col = X.loc[sel, d]
-            answered = col.notna()
-            p = float(col[answered].mean()) if answered.any() else float("nan")
-            b = float(params.get(d, np.nan))
-            se = float(bse.get(d, np.nan))
-            t = b / se if se > 0 else np.nan
-            pval = float(2 * stats.t.sf(abs(t), df_t)) if np.isfinite(t) else float("nan")
+        ci = np.array([group.drivers.index(c) for c in cands], dtype=int)
+        tie = np.array([order[c] for c in cands])
+        imp_s = importance[ci]
+        rank = dm.ranks_desc(imp_s, tie)
+        if len(boot_w):
+            boot_ranks = np.vstack([dm.ranks_desc(w[ci], tie) for w in boot_w])
+            r_lo = np.quantile(boot_ranks, 0.025, axis=0, method="lower")
+            r_hi = np.quantile(boot_ranks, 0.975, axis=0, method="higher")
+        else:
+            r_lo = r_hi = np.full(len(cands), np.nan)
+        perm = cv["perm"][s]
+        perm_rank = (dm.ranks_desc(perm, tie) if np.isfinite(perm).any()
+                     else np.full(len(cands), -1))
+        total = float(np.nansum(imp_s))
+        for j, c in enumerate(cands):
+            m = cb.indicators[c]
+            others = np.abs(corr[ci[j], ci].copy())
+            others[j] = 0.0
+            near = int(np.argmax(others)) if len(others) > 1 else j
+            col = d.drivers[sel, ci[j]]
+            answered = ~np.isnan(col)
+            share = float(col[answered].mean()) if answered.any() else float("nan")
+            b = float(pooled.estimate[ci[j]])
+            se = float(pooled.se[ci[j]])
+            tval = b / se if se > 0 else np.nan
+            pval = (float(2 * stats.t.sf(abs(tval), pooled.df[ci[j]])) if np.isfinite(tval)
+                    else float("nan"))
             row = {
-                "survey": s, "indicator": d, "label": m.label, "domain": m.domain,
-                "direction": m.direction, "effect": b, "ci_low": b - t_crit * se,
-                "ci_high": b + t_crit * se, "se": se, "p_value": pval,
-                "importance": abs(b) * np.sqrt(p * (1 - p)) if np.isfinite(b) else np.nan,
-                "perm_importance": float(perm[i]), "pct_meeting": 100 * p,
-                "n_answered": int(answered.sum()), "n_missing": int((~answered).sum()),
+                "survey": s, "indicator": c, "label": m.label, "domain": m.domain,
+                "direction": m.direction, "effect": b, "ci_low": b - t_crit[ci[j]] * se,
+                "ci_high": b + t_crit[ci[j]] * se, "se": se, "p_value": pval,
+                "importance": float(imp_s[j]), "rank": int(rank[j]),
+                "rank_low": float(r_lo[j]), "rank_high": float(r_hi[j]),
+                "importance_share": (100 * float(imp_s[j]) / total if total > 0 else np.nan),
+                "perm_importance": float(perm[j]),
+                "perm_rank": int(perm_rank[j]) if perm_rank[j] > 0 else pd.NA,
+                "effect_complete_cases": float(cc_effect[ci[j]]),
+                "missing_info": float(pooled.fraction_missing_info[ci[j]]),
+                "pct_meeting": 100 * share, "n_answered": int(answered.sum()),
+                "n_missing": int((~answered).sum()),
+                "max_correlation": float(others[near]) if len(others) > 1 else 0.0,
+                "most_correlated": cb.indicators[cands[near]].label.lower(),
                 "odds_ratio_low": np.nan, "or_ci_low": np.nan, "or_ci_high": np.nan,
                 "model": group.name, "pooled": group.pooled,
+                "pooled_with": " ".join(t for t in group.surveys if t != s),
             }
-            if logit_params is not None and d in logit_params.index:
-                lb_, ls_ = float(logit_params[d]), float(logit_bse[d])
-                row["odds_ratio_low"] = float(np.exp(lb_))
-                row["or_ci_low"] = float(np.exp(lb_ - z975 * ls_))
-                row["or_ci_high"] = float(np.exp(lb_ + z975 * ls_))
-            part.append(row)
-        frame = pd.DataFrame(part)
-        if not frame.empty:
-            order = {d: i for i, d in enumerate(cb.indicators)}
-            frame["_o"] = frame["indicator"].map(order)
-            frame = frame.sort_values(["importance", "_o"], ascending=[False, True],
-                                      kind="stable", na_position="last")
-            frame["rank"] = np.arange(1, len(frame) + 1)
-            if frame["perm_importance"].notna().any():
-                pf = frame.sort_values(["perm_importance", "_o"], ascending=[False, True],
-                                       kind="stable", na_position="last")
-                frame["perm_rank"] = pd.Series(np.arange(1, len(pf) + 1), index=pf.index)
-            else:
-                frame["perm_rank"] = pd.NA
-            frame = frame.drop(columns="_o")
-            frame["note"] = [_note(r) for r in frame.to_dict("records")]
-            driver_rows.extend(frame.to_dict("records"))
+            if lpool is not None and np.isfinite(lpool.estimate[ci[j]]):
+                lb, ls = float(lpool.estimate[ci[j]]), float(lpool.se[ci[j]])
+                row["odds_ratio_low"] = float(np.exp(lb))
+                row["or_ci_low"] = float(np.exp(lb - 1.959964 * ls))
+                row["or_ci_high"] = float(np.exp(lb + 1.959964 * ls))
+            row["note"] = _note(row)
+            driver_rows.append(row)
         agree = float("nan")
-        if len(frame) > 2 and frame["perm_importance"].notna().all():
-            agree = float(stats.spearmanr(frame["importance"], frame["perm_importance"])[0])
-        ok = sel & np.isfinite(oof)
-        okp = sel & np.isfinite(oof_p)
+        if len(cands) > 2 and np.isfinite(perm).all() and np.isfinite(imp_s).all():
+            agree = float(stats.spearmanr(imp_s, perm)[0])
+        ok = sel & np.isfinite(cv["oof"])
+        okh = sel & np.isfinite(cv["oof_hgb"])
         auc = float("nan")
-        if okp.sum() and len(np.unique(y_low[okp])) == 2:
-            auc = float(roc_auc_score(y_low[okp], oof_p[okp]))
+        if ok.sum() and len(np.unique(d.y_low[ok])) == 2:
+            auc = float(roc_auc_score(d.y_low[ok], -cv["oof"][ok]))
         perf_rows.append({
             "survey": s, "model": group.name, "pooled": group.pooled, "n": int(sel.sum()),
-            "n_authorities": int(len(np.unique(la[sel]))), "n_low": int(y_low[sel].sum()),
+            "n_authorities": int(len(np.unique(d.la[sel]))), "n_low": int(d.y_low[sel].sum()),
             "folds": k,
-            "cv_r2": float(r2_score(y[ok], oof[ok])) if ok.sum() > 1 else float("nan"),
-            "cv_mae": float(mean_absolute_error(y[ok], oof[ok])) if ok.sum() else float("nan"),
-            "baseline_mae": (float(mean_absolute_error(y[ok], oof_base[ok])) if ok.sum()
-                             else float("nan")),
+            "cv_r2": _r2(d.y[ok], cv["oof"][ok]) if ok.sum() > 1 else float("nan"),
+            "cv_mae": (float(mean_absolute_error(d.y[ok], cv["oof"][ok])) if ok.sum()
+                       else float("nan")),
+            "baseline_mae": (float(mean_absolute_error(d.y[ok], cv["oof_base"][ok]))
+                             if ok.sum() else float("nan")),
             "cv_auc": auc,
-            "in_sample_r2": float(r2_score(y[sel], ols.fittedvalues[sel])),
+            "in_sample_r2": _r2(d.y[sel], np.mean([f.fitted[sel] for f in fits], axis=0)),
             "rank_agreement": agree,
+            "hgb_cv_r2": _r2(d.y[okh], cv["oof_hgb"][okh]) if okh.sum() > 1 else float("nan"),
+            "within_r2": total,
+            "complete_share": float((~np.isnan(inc[sel][:, ci]).any(axis=1)).mean()),
         })
     info = {
         "model": group.name, "surveys": " ".join(group.surveys), "pooled": group.pooled,
-        "reason": group.reason, "n": len(X), "n_authorities": n_la, "folds": k,
-        "design_columns": len(names) + 1, "dropped_collinear": " ".join(dropped),
+        "reason": group.reason, "n": n, "n_authorities": n_la, "folds": k,
+        "design_columns": len(d.names), "imputations": IMPUTATIONS,
+        "bootstrap": len(boot_w), "n_complete": n_complete,
         "controls": " ".join([*group.numeric_controls, *group.categorical_controls]),
-        "in_sample_r2": in_sample_r2, "t_df": df_t, "low_model": logit_note or "ok",
+        "in_sample_r2": float(in_sample), "t_df": df_complete, "low_model": logit_note,
     }
     return driver_rows, perf_rows, info
 
@@ -687,24 +798,64 @@ def _fit_group(data: pd.DataFrame, group: ModelGroup, random_state: int, cb: Cod
 def _note(row: dict[str, Any]) -> str:
     """Caveats a reader of the ranking should see beside each driver.
 
-    Ranking disagreements are noted only where one of the two ranks is in the
-    top ``DISAGREE_TOP``: among drivers with no real association the order is
-    noise under either method, and noting it would bury the notes that matter.
-    Pooling and the low-well-being model's status are in the ``model``,
-    ``pooled`` columns and ``DriverResults.models``.
+    Ranking disagreements with the gradient-boosting check are noted only
+    where one of the two ranks is in the top ``DISAGREE_TOP``: among drivers
+    with no real association the order is noise under either method.
     """
     notes = []
     lo, hi = row["ci_low"], row["ci_high"]
+    rank = int(row["rank"])
     if not (np.isfinite(lo) and np.isfinite(hi)):
         notes.append("no interval")
     elif lo <= 0 <= hi:
         notes.append("95% interval includes zero")
+        if (rank <= DISAGREE_TOP and row.get("importance_share", 0) >= SHARED_NOTE_SHARE
+                and row.get("max_correlation", 0) >= CORRELATED):
+            notes.append(f"moves with {row['most_correlated']} (r = "
+                         f"{row['max_correlation']:.2f}): its importance may be variance it "
+                         "shares with that item, its own association could be zero")
+    if row.get("pooled_with"):
+        notes.append(pooled_phrase(row["survey"], row["pooled_with"].split()))
+    rl, rh = row.get("rank_low"), row.get("rank_high")
+    if (rl is not None and np.isfinite(rl) and rh - rl >= RANK_UNSTABLE
+            and rank <= DISAGREE_TOP):
+        notes.append(f"rank uncertain (ranks {int(rl)} to {int(rh)} in the bootstrap)")
     pr = row.get("perm_rank")
-    rank = int(row["rank"])
     if (pr is not None and not pd.isna(pr) and abs(int(pr) - rank) >= DISAGREE_RANKS
             and min(int(pr), rank) <= DISAGREE_TOP):
-        notes.append(f"ranked {rank} by the model but {int(pr)} by permutation importance")
+        notes.append(f"ranked {rank} by the linear model but {int(pr)} by the "
+                     "gradient-boosting check")
     return "; ".join(notes)
+
+
+@contextmanager
+def fitting_context() -> Iterator[None]:
+    """One thread for BLAS and OpenMP, quiet numerical warnings, while fitting.
+
+    One thread: deterministic sums, and on a shared 2-core machine faster
+    (gradient boosting's OpenMP threads otherwise contend with every other
+    process). Parameter validation off: the estimators are built here.
+    """
+    import sklearn
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1), sklearn.config_context(skip_parameter_validation=True), \
+            warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*unknown categories.*")
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
+        yield
+
+
+def fit_group(data: pd.DataFrame, group: ModelGroup, random_state: int = 0
+              ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """One model group alone (``data`` from ``outcome_frame``): drivers, performance, info.
+
+    What ``fit_national_models`` does for each group, for callers (tests,
+    explorations) that need only one survey's model.
+    """
+    with fitting_context():
+        rows, perf, info = _fit_group(data, group, random_state, load_codebook())
+    return pd.DataFrame(rows, columns=list(DRIVER_COLUMNS)), pd.DataFrame(perf), info
 
 
 def fit_national_models(df: pd.DataFrame, random_state: int = 0) -> DriverResults:
@@ -715,8 +866,6 @@ def fit_national_models(df: pd.DataFrame, random_state: int = 0) -> DriverResult
     (numerical libraries are held to one thread while fitting).
     """
     global FIT_COUNT
-    import sklearn
-    from threadpoolctl import threadpool_limits
 
     FIT_COUNT += 1
     start = time.perf_counter()
@@ -725,13 +874,7 @@ def fit_national_models(df: pd.DataFrame, random_state: int = 0) -> DriverResult
     drivers: list[dict[str, Any]] = []
     perf: list[dict[str, Any]] = []
     models: list[dict[str, Any]] = []
-    # One thread: deterministic sums, and faster for these small matrices.
-    # Parameter validation off: the estimators are built here, thousands of
-    # calls (permutations) would otherwise re-check the same settings.
-    with threadpool_limits(1), sklearn.config_context(skip_parameter_validation=True), \
-            warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*unknown categories.*")
-        warnings.filterwarnings("ignore", category=RuntimeWarning)
+    with fitting_context():
         for group in plan_models(data, cb):
             d, p, info = _fit_group(data, group, random_state, cb)
             drivers.extend(d)
@@ -743,7 +886,8 @@ def fit_national_models(df: pd.DataFrame, random_state: int = 0) -> DriverResult
         dframe = dframe.sort_values(["survey", "rank"], key=lambda c: c.map(order)
                                     if c.name == "survey" else c, kind="stable")
         dframe["rank"] = dframe["rank"].astype("int64")
-        dframe["perm_rank"] = dframe["perm_rank"].astype("Int64")
+        for c in ("perm_rank", "rank_low", "rank_high"):
+            dframe[c] = dframe[c].astype("Float64").round().astype("Int64")
     pframe = pd.DataFrame(perf, columns=list(PERFORMANCE_COLUMNS))
     pframe = pframe.sort_values("survey", key=lambda c: c.map(order), kind="stable")
     years = sorted(int(y) for y in data["survey_year"].unique())
@@ -760,9 +904,13 @@ def fit_national_models(df: pd.DataFrame, random_state: int = 0) -> DriverResult
 def drivers_table(results: DriverResults) -> pd.DataFrame:
     """Exactly the interfaces.md drivers.csv columns, rounded, in survey and rank order."""
     out = results.drivers.loc[:, list(OUTPUT_COLUMNS)].copy()
-    for c in ("effect", "ci_low", "ci_high", "importance"):
+    for c in ("effect", "ci_low", "ci_high"):
         out[c] = out[c].astype("float64").round(DECIMALS) + 0.0  # + 0.0: no "-0"
+    # importance is a share of R^2 (often 0.001-0.05): more decimals
+    out["importance"] = out["importance"].astype("float64").round(IMPORTANCE_DECIMALS) + 0.0
     out["rank"] = out["rank"].astype("int64")
+    for c in ("rank_low", "rank_high"):
+        out[c] = out[c].astype("Int64")
     return out.reset_index(drop=True)
 
 
@@ -771,7 +919,8 @@ def write_drivers(results: DriverResults, reports_dir: Path | str) -> Path:
     folder = Path(reports_dir) / "national"
     path = write_csv_atomic(drivers_table(results), folder / "drivers.csv", "%.10g")
     perf = results.performance.copy()
-    for c in ("cv_r2", "cv_mae", "baseline_mae", "cv_auc", "in_sample_r2", "rank_agreement"):
+    for c in ("cv_r2", "cv_mae", "baseline_mae", "cv_auc", "in_sample_r2", "rank_agreement",
+              "hgb_cv_r2", "within_r2", "complete_share"):
         perf[c] = perf[c].astype("float64").round(DECIMALS) + 0.0
     write_csv_atomic(perf, folder / "performance.csv", "%.10g")
     return path
@@ -785,7 +934,7 @@ def model_code_hash() -> str:
 
     h = hashlib.sha256()
     h.update(MODEL_VERSION.encode())
-    for p in (Path(__file__), CODEBOOK_PATH):
+    for p in (Path(__file__), Path(__file__).with_name("driver_methods.py"), CODEBOOK_PATH):
         h.update(p.read_bytes())
     h.update(f"{sklearn.__version__}|{statsmodels.__version__}|{np.__version__}".encode())
     return h.hexdigest()
@@ -859,8 +1008,11 @@ def describe_models(results: DriverResults) -> str:
         f"National driver models fitted on {info.get('n', 0):,} answers with a well-being "
         f"score from {info.get('n_authorities', 0)} authorities (survey years {span}).",
         "Outcome: overall well-being (0 to 10). Each effect is the difference in average "
-        "well-being, in points out of 10, associated with meeting the indicator, other "
-        "indicators and the controls held constant. Associations, not causes.",
+        "well-being, in points out of 10, that goes with meeting the indicator among "
+        "children of the same authority, other indicators and the controls held constant "
+        "(blank answers filled by multiple imputation). Importance is each experience's "
+        "share of the differences in well-being the model accounts for, allowing for "
+        "experiences that go together. Associations, not causes.",
     ]
     for m in results.models.to_dict("records"):
         names = ", ".join(cb.surveys[s]["short"] for s in str(m["surveys"]).split())
@@ -868,7 +1020,42 @@ def describe_models(results: DriverResults) -> str:
               if m["folds"] else "too few authorities for cross-validation")
         lines.append(f"- {m['model']} ({names}): {m['n']:,} answers, {m['n_authorities']} "
                      f"authorities, {cv}; {m['reason']}.")
+    for rec in results.performance.to_dict("records"):
+        sentence = unexplained_sentence(rec.get("cv_r2"), str(rec["survey"]))
+        if sentence:
+            lines.append(f"- {sentence}")
     return "\n".join(lines)
+
+
+def pooled_phrase(survey: str, partners: list[str]) -> str:
+    """'effect shared with children aged 8 to 11 (one model for both: ...)', never silent."""
+    surveys = load_codebook().surveys
+    thin = [t for t in [survey, *partners] if t in POOL_PARTNERS]
+    who_thin = " and ".join(surveys[t]["short"] for t in thin) or "one of them"
+    return ("effect shared with " + " and ".join(surveys[t]["short"] for t in partners)
+            + f" (one model for both: {who_thin} had too few answers for a model of "
+            "their own)")
+
+
+def unexplained_sentence(cv_r2: Any, survey: str) -> str:
+    """How much of the differences in well-being the model does *not* account for, plainly.
+
+    Cross-validated R^2 (authorities the model has not seen), in words a
+    director reads: "about 14 in every 100" and, above all, the rest.
+    """
+    if cv_r2 is None or pd.isna(cv_r2):
+        return ""
+    who = load_codebook().surveys[survey]["short"] if survey in load_codebook().surveys \
+        else survey
+    r2 = float(cv_r2)
+    if r2 <= 0.005:
+        return (f"For {who}, the model predicts well-being no better than the average "
+                "does, for authorities it has not seen: read its ranking with caution.")
+    share = max(1, int(round(100 * r2)))
+    return (f"For {who}, the experiences in the model account for about {share} in every "
+            f"100 parts of the differences in well-being between children (checked on "
+            f"authorities the model had not seen); the other {100 - share} go with things "
+            "the survey does not ask about, or chance.")
 
 
 def forest_chart(drivers: pd.DataFrame, survey: str, top: int | None = None) -> Any:

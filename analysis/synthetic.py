@@ -14,9 +14,12 @@ behaves like a real one. So this module writes one that
   in which well-being depends on planted drivers (feeling settled, a trusted
   adult, bullying, loneliness ...) with documented sizes, a null driver
   (``has_pet``) with no effect at all, modest authority differences, and a
-  handful of large planted authority differences. Tests of the indicator and
+  handful of large planted authority differences, and *correlated* items
+  (shared factors: trusting carers, feeling settled and feeling safe move
+  together, only two of them with an effect). Tests of the indicator and
   driver analysis can then check that they recover what was planted
-  (:func:`planted_differences`, :func:`planted_drivers`);
+  (:func:`planted_differences`, :func:`planted_drivers`,
+  :func:`correlated_pairs`);
 * is **byte-for-byte reproducible**: one seed from the YAML, one random stream
   per named stage (so adding a question does not reshuffle the others), no
   dependence on hash randomisation, dict order of anything but the YAML and
@@ -209,6 +212,14 @@ class _Generator:
                 raise SyntheticConfigError(f"planted_differences: unknown {p['indicator']!r}")
             if str(p["la_code"]) not in codes:
                 raise SyntheticConfigError(f"planted_differences: no authority {p['la_code']}")
+        for f in cfg.get("shared_factors") or []:
+            for q in f["questions"]:
+                if q not in cb.questions or q not in self.indicator_of:
+                    raise SyntheticConfigError(
+                        f"shared_factors.{f['name']}: unknown question {q!r}")
+                if self.indicator_of[q].id in self.null:
+                    raise SyntheticConfigError(
+                        f"shared_factors.{f['name']}: {q} is a null driver (independent of all)")
         for d in cfg.get("planted_drivers") or []:
             if d["indicator"] not in cb.indicators:
                 raise SyntheticConfigError(f"planted_drivers: unknown {d['indicator']!r}")
@@ -354,6 +365,24 @@ class _Generator:
             out += np.where(hit, float(sh["shift"]), 0.0)
         return out
 
+    def _factor_shifts(self, question: str) -> np.ndarray:
+        """Shifts from the shared factors (``shared_factors``) a question loads on.
+
+        Each factor is one standard-normal draw per respondent (its own random
+        stream), added with the factor's loading to the answer propensity of
+        every question it names: those answers move together beyond the
+        general factor, as trusting carers, feeling settled and feeling safe do
+        in real data. A factor acts on answers only, never on well-being, so an
+        item whose only link to well-being is its factor has no effect of its
+        own (see :func:`correlated_pairs`).
+        """
+        out = np.zeros(self.n)
+        for f in self.cfg.get("shared_factors") or []:
+            if question in f["questions"]:
+                draw = self.rng("factor", str(f["name"])).standard_normal(self.n)
+                out += float(f["loading"]) * draw
+        return out
+
     def answers(self) -> None:
         """Every non-well-being question: ordinal logit draws calibrated to the national targets."""
         cb = self.cb
@@ -370,7 +399,7 @@ class _Generator:
             auth += r.normal(0, float(ae["year_sd"]), (n_auth, n_year))[self.la, self.yi]
             loading = 0.0 if q in self.null else float(spec.get("loading",
                                                                   self.cfg["latent_loading"]))
-            eta = auth + loading * self.u + self._shifts(q)
+            eta = auth + loading * self.u + self._shifts(q) + self._factor_shifts(q)
             out = np.full(self.n, None, dtype=object)
             r = self.rng("answers", q)
             noise = r.normal(0, float(spec.get("sd", 1.0)), self.n) if is_scale \
@@ -746,6 +775,35 @@ def planted_drivers(config: dict[str, Any] | str | Path | None = None,
                              "group": cb.group(s), "sign": int(np.sign(size)), "size": size,
                              "kind": "demographic"})
     return pd.DataFrame(rows, columns=["indicator", "survey", "group", "sign", "size", "kind"])
+
+
+def correlated_pairs(config: dict[str, Any] | str | Path | None = None) -> pd.DataFrame:
+    """Pairs of indicators that move together, one planted as a driver and one not.
+
+    One row per survey, shared factor (``shared_factors`` in the YAML),
+    ``planted`` indicator (a planted driver in that survey, with its
+    ``planted_size``) and ``partner`` indicator (on the same factor, no effect
+    on well-being in that survey), both asked in the survey. A driver analysis
+    that ranks ``partner`` above ``planted`` has mistaken a correlate for the
+    driver.
+    """
+    cfg = _config(config)
+    cb = load_codebook()
+    of_column = {m.column: m for m in cb.indicators.values()}
+    sizes = {(r["indicator"], r["survey"]): r["size"]
+             for r in planted_drivers(cfg, include_null=False).to_dict("records")}
+    rows = []
+    for f in cfg.get("shared_factors") or []:
+        items = [of_column[q] for q in f["questions"]]
+        for s in cb.surveys:
+            asked = [m for m in items if s in m.surveys]
+            for a in asked:
+                for b in asked:
+                    if (a.id, s) in sizes and (b.id, s) not in sizes:
+                        rows.append({"survey": s, "factor": str(f["name"]), "planted": a.id,
+                                     "planted_size": float(sizes[(a.id, s)]),
+                                     "partner": b.id})
+    return pd.DataFrame(rows, columns=["survey", "factor", "planted", "planted_size", "partner"])
 
 
 def calibration_table(df: pd.DataFrame | None = None,
