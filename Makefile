@@ -39,6 +39,7 @@ help: ## List the targets and the variables they take
 	@echo "  RENDERER      quarto | pandoc | auto [auto: Quarto when installed, else pandoc + Typst]"
 	@echo "  ONLY          build only these authorities, comma-separated slugs [every authority]"
 	@echo "  FORMATS       formats to render, comma-separated from html,pdf,docx [all three]"
+	@echo "  BUILD_DIR     the build's private working files, never published [.cache/build/<key of REPORTS_DIR>]"
 
 setup: $(VENV)/.installed ## Create the virtual environment and install everything (run once)
 
@@ -90,6 +91,7 @@ bless: setup ## Re-execute the golden nbval notebooks after an intended change
 
 clean-reports: ## Delete built reports (keeps parameter files)
 	rm -rf $(REPORTS_DIR)/* $(REPORTS_DIR)/.build
+	@$(PY) -c "import shutil, sys; from analysis.build import build_dir; shutil.rmtree(build_dir(sys.argv[1]), ignore_errors=True)" $(REPORTS_DIR)
 
 clean: clean-reports ## Delete generated data, reports and the virtual environment
 	rm -rf $(VENV) data/synthetic .pytest_cache .ruff_cache

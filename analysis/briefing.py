@@ -36,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.codebook import PROJECT_ROOT, load_codebook
-from analysis.disclosure import SUPPRESSION_RULE_TEXT
+from analysis.disclosure import SUPPRESSION_RULE_TEXT, disclosure_sentence
 from analysis.slug import slugify
 from analysis.text import fmt_pct, in_n
 
@@ -285,7 +285,7 @@ def comparison_sentence(row: Mapping[str, Any], lead: str = "") -> str:
 
     e.g. "To improve: fewer children aged 8 to 11 here than in other
     authorities know who their social worker or personal adviser is: about
-    half (52%) against 68% elsewhere." ``lead`` ("Going well", "To improve")
+    half (52%) against 68% across all authorities." ``lead`` ("Going well", "To improve")
     says which it is in words, so "more" or "fewer" never has to be read
     against the indicator's direction.
     """
@@ -301,7 +301,8 @@ def comparison_sentence(row: Mapping[str, Any], lead: str = "") -> str:
         more = f"{lead}: {more.lower()}"
     return (
         f"{more} {group} here than in other authorities {statement}: "
-        f"{in_n(pct)} ({fmt_pct(pct)}) against {fmt_pct(row['others_pct'])} elsewhere."
+        f"{in_n(pct)} ({fmt_pct(pct)}) against {fmt_pct(row['others_pct'])} across all "
+        "authorities."
     )
 
 
@@ -315,11 +316,13 @@ def wellbeing_sentence(row: Mapping[str, Any], extra: Mapping[str, Any] | None =
     group = who(str(row["survey"]))
     pct = float(row["pct"])
     flag = str(row.get("flag"))
+    national = ("" if _missing(row.get("others_pct"))
+                else f" ({fmt_pct(row['others_pct'])} across all authorities)")
     if flag == "similar":
-        compare = f"similar to other authorities ({fmt_pct(row['others_pct'])})"
+        compare = f"similar to other authorities{national}"
     else:
         word = "better" if flag == "better" else "worse"
-        compare = f"{word} than other authorities ({fmt_pct(row['others_pct'])})"
+        compare = f"{word} than other authorities{national}"
     text = f"{_cap(quantity(pct, group))} ({fmt_pct(pct)}) {measure.statement}, {compare}"
     if extra is not None and not _missing(extra.get("pct")) and not _missing(
         extra.get("genpop_pct")
@@ -514,7 +517,7 @@ def indicator_table(rows: pd.DataFrame, with_genpop: bool = False,
     if with_who:
         out["Who"] = [_cap(who(s)) for s in rows["survey"]]
     out["Here"] = shown["pct"].to_numpy()
-    out["Other authorities"] = shown["others_pct"].to_numpy()
+    out["All authorities"] = shown["others_pct"].to_numpy()
     if with_genpop:
         out["General population"] = [
             v if v.startswith("[") else f"{v}%" for v in shown["genpop_pct"]]
@@ -806,7 +809,8 @@ def standalone_extras(source: Path, tables: Mapping[str, pd.DataFrame],
     """Drivers, performance and focus areas for a standalone run.
 
     The driver models come from the build's cache
-    (``<reports_dir>/.build/models``, default ``reports/``): fitted once
+    (``analysis.build.build_dir(reports_dir) / "models"``, outside the reports
+    folder; default ``reports/``): fitted once
     (about a minute on the demonstration data), then read back. Missing
     modules leave the sections saying the results are not available.
     """
@@ -821,10 +825,11 @@ def standalone_extras(source: Path, tables: Mapping[str, pd.DataFrame],
 def _standalone_extras_cached(stamp: tuple[str, float, int], reports_dir: str,
                               data_hash: str) -> dict[str, pd.DataFrame | None]:
     from analysis import drivers as drv
+    from analysis.build import build_dir
 
     national = _national_from_extract(stamp)
     key = data_hash or build_data_hash(stamp[0])
-    results = drv.cached_national_models(national["df"], Path(reports_dir) / ".build" / "models",
+    results = drv.cached_national_models(national["df"], build_dir(Path(reports_dir)) / "models",
                                          key)
     out: dict[str, pd.DataFrame | None] = {
         "drivers": results.drivers, "performance": results.performance, "focus": None}
@@ -874,7 +879,8 @@ def cover_markdown(b: Briefing) -> str:
         rows.append(row)
     table = pipe_table(pd.DataFrame(rows), "Questionnaires returned in this authority",
                        right=("Answers", "Response rate"))
-    note = ("\n\n[c] = fewer than five answers, not shown to protect children's privacy."
+    note = ("\n\n[c] = fewer than five answers, or a number that would let one be worked "
+            "out, not shown to protect children's privacy."
             if (b.answers["answers"].isna()).any() else "")
     if b.cohort_sizes:
         note += ("\n\nResponse rate = answers as a share of the children eligible to take "
@@ -924,7 +930,7 @@ def wellbeing_markdown(b: Briefing) -> str:
     table = indicator_table(rows, with_genpop=True)
     text += ["", pipe_table(table, "Well-being measures by age group ([x] = no "
                             "general-population figure)",
-                            right=("Here", "Other authorities", "General population", "Answers"))]
+                            right=("Here", "All authorities", "General population", "Answers"))]
     gender = gender_table(b.by_gender)
     if gender is not None:
         text += ["", "Published research finds girls in care more likely than boys to have "
@@ -949,7 +955,7 @@ def gender_table(rows: pd.DataFrame | None) -> pd.DataFrame | None:
             hit = sel.loc[group] if group in sel.index else None
             ok = hit is not None and not bool(hit["suppressed"]) and not _missing(hit["pct"])
             rec[f"{word} here"] = fmt_pct(hit["pct"]) if ok else "[c]"
-            rec[f"{word} elsewhere"] = (fmt_pct(hit["others_pct"])
+            rec[f"{word}, all authorities"] = (fmt_pct(hit["others_pct"])
                                        if ok and not _missing(hit["others_pct"]) else "[c]")
         out.append(rec)
     return pd.DataFrame(out) if out else None
@@ -978,7 +984,7 @@ def domain_markdown(b: Briefing, domain: str) -> str:
     text += ["", chart_markdown(b, rows, domain, domain, f"{label}: children in care",
                                 f"{label}: {b.la_name} against other authorities")]
     text += ["", pipe_table(indicator_table(rows), f"{label}: children in care",
-                            right=("Here", "Other authorities", "Answers"))]
+                            right=("Here", "All authorities", "Answers"))]
     text += _quotes_block(b, domain)
     return "\n".join(text)
 
@@ -1036,7 +1042,7 @@ def leavers_markdown(b: Briefing) -> str:
     table = indicator_table(both, with_genpop=True, with_who=False)
     table.insert(1, "Area", [load_codebook().domains.get(d, d) for d in both["domain"]])
     text += ["", pipe_table(table, "Care leavers: all measures",
-                            right=("Here", "Other authorities", "General population", "Answers"))]
+                            right=("Here", "All authorities", "General population", "Answers"))]
     text += _quotes_block(b, "leavers")
     return "\n".join(text)
 
@@ -1261,9 +1267,14 @@ def method_markdown(b: Briefing) -> str:
     return "\n".join([
         "## Notes on method",
         "",
-        f"- **Comparators.** *Other authorities* means the pooled answers of every other "
-        f"authority in the same survey and year ({b.survey_year}); this authority is never "
-        "compared with itself. General-population figures come from published national "
+        f"- **Comparators.** *Better*, *similar* and *worse* compare this authority with "
+        f"the pooled answers of every other authority in the same survey and year "
+        f"({b.survey_year}); this authority is never compared with itself. The figure shown "
+        "beside it (*all authorities*) is the national figure, the same in every "
+        "authority's briefing and rounded (to the nearest whole per cent, or more coarsely "
+        "where needed): an exact figure for the other authorities, different for each "
+        "authority, would let anyone holding every briefing work out the figures hidden "
+        "below. General-population figures come from published national "
         "surveys (Office for National Statistics and the Bright Spots programme) and are "
         "shown only where a comparable figure exists.",
         "- **Better, similar, worse.** A result is *better* or *worse* when the difference "
@@ -1271,10 +1282,8 @@ def method_markdown(b: Briefing) -> str:
         "proportion test, or Fisher's exact test for small numbers); otherwise it is "
         "*similar*. Charts show each figure with its 95% confidence interval (Wilson "
         "method): the range the true figure is likely to lie in, given how many answered.",
-        f"- **Small numbers.** A percentage is not shown where there were "
-        f"{SUPPRESSION_RULE_TEXT}, and no count of 1 to 4 is shown; such cells read [c] "
-        "(as does a cell that would let a hidden one be worked out by subtraction). [x] "
-        "means no figure exists. Charts leave suppressed results out and say how many.",
+        f"- **Small numbers.** {disclosure_sentence()} [x] means no figure exists. Charts "
+        "leave suppressed results out and say how many.",
         f"- **What matters most.** {perf}",
         f"- **Provenance.** Data file fingerprint (SHA-256): `{p.get('data_hash', '')}`. "
         f"Code version: {p.get('code_version', '')}. Built: {p.get('build_date', '')}.",

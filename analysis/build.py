@@ -3,7 +3,8 @@
 Stages
   1. validate the extract (nothing runs on a partly valid extract);
   2. national stage, once: pooled comparison tables, driver models (cached),
-     focus areas for every authority, written under ``REPORTS_DIR/.build``;
+     focus areas for every authority, written to the build folder
+     (``build_dir``: outside ``REPORTS_DIR``, private), and the national CSVs;
   3. per authority, ``JOBS`` at a time: Papermill runs the indicators and
      briefing notebooks on a warm kernel, then the briefing is rendered;
   4. the index page.
@@ -117,6 +118,31 @@ def long_date(iso: str) -> str:
 
 
 # ---------------------------------------------------------------- state
+def build_dir(reports: Path | str) -> Path:
+    """The build's private working folder for a reports folder: never inside it.
+
+    It holds what must not be published (the unsuppressed national tables,
+    the model cache, fingerprints, scratch folders), so ``REPORTS_DIR`` can
+    be copied to a web server as it is. ``BUILD_DIR`` chooses it; by default
+    it is ``.cache/build/<hash of the reports folder's absolute path>`` in
+    the project, one per reports folder so incremental builds keep working.
+    """
+    env = os.environ.get("BUILD_DIR")
+    if env:
+        return Path(env)
+    key = hashlib.sha256(str(Path(reports).resolve()).encode()).hexdigest()[:16]
+    return PROJECT_ROOT / ".cache" / "build" / key
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) readable by its owner only (0700)."""
+    path.mkdir(parents=True, exist_ok=True)
+    for p in (path, path.parent):
+        if p.owner() == path.owner():
+            os.chmod(p, 0o700)
+    return path
+
+
 @dataclass
 class Paths:
     reports: Path
@@ -124,7 +150,7 @@ class Paths:
 
     @property
     def work(self) -> Path:
-        return self.reports / ".build"
+        return build_dir(self.reports)
 
     @property
     def national_work(self) -> Path:
@@ -167,7 +193,7 @@ def national_stage(
     data: Path, mapping: Path | None, paths: Paths, data_fp: str, code_fp: str, log: Logger
 ) -> list[Authority]:
     """Validate and do all once-per-run work; return the authorities in the data."""
-    from analysis import drivers, focus, indicators
+    from analysis import drivers, focus, indicators, national
     from analysis.params import authorities
     from analysis.validation import load_valid_extract
 
@@ -176,7 +202,8 @@ def national_stage(
     log.info(f"Validated {data}: {len(df):,} answers from {df['la_code'].nunique()} authorities "
              f"({time.monotonic() - t0:.1f} s)")
     t1 = time.monotonic()
-    tables = indicators.national_tables(df)
+    tables = indicators.national_tables(df, briefing_years=briefing_years(authorities(df),
+                                                                          paths.params))
     scratch = paths.work / "national.tmp"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
@@ -185,6 +212,7 @@ def national_stage(
     t2 = time.monotonic()
     results = drivers.cached_national_models(df, paths.work / "models", data_fp)
     drivers.write_drivers(results, paths.reports)
+    national.write_national_csvs(tables, paths.reports / "national")
     log.info(f"Driver models ready ({time.monotonic() - t2:.1f} s)")
     focus_table = focus.all_focus_areas(results.drivers, tables["comparisons"])
     focus_table.to_csv(scratch / "focus.csv", index=False)
@@ -193,6 +221,23 @@ def national_stage(
     shutil.rmtree(paths.national_work, ignore_errors=True)
     os.replace(scratch, paths.national_work)
     return authorities(df)
+
+
+def briefing_years(auths: list[Authority], params_dir: Path) -> dict[str, int]:
+    """The year each authority's briefing reports (its parameter file, else its latest).
+
+    Disclosure control needs it at the national stage: the national figures
+    are rounded against whatever a reader does not hold, which depends on
+    the years the briefings publish. A broken parameter file counts as the
+    latest year (that authority fails later with the reason).
+    """
+    out = {}
+    for auth in auths:
+        try:
+            out[auth.la_code] = int(resolve_params(auth, params_dir)["survey_year"])
+        except (UserError, KeyError, TypeError, ValueError):
+            out[auth.la_code] = auth.latest_year
+    return out
 
 
 # ---------------------------------------------------------------- jobs
@@ -649,6 +694,9 @@ def build_index(paths: Paths, auths: list[Authority], outcomes: dict[str, Outcom
 def run(args: argparse.Namespace, log: Logger) -> int:
     t0 = time.monotonic()
     paths = Paths(reports=Path(args.reports_dir), params=Path(args.params_dir))
+    private_dir(paths.work)
+    # Builds before the folder moved kept it inside the reports: not publishable.
+    shutil.rmtree(paths.reports / ".build", ignore_errors=True)
     data = Path(args.data)
     mapping = Path(args.mapping) if args.mapping else None
     if not data.exists():
@@ -659,8 +707,12 @@ def run(args: argparse.Namespace, log: Logger) -> int:
                            key=FORMATS.index))
     data_fp = text_hash(file_hash(data), file_hash(mapping) if mapping else "")
     code_fp = code_hash()
-    national_fp = text_hash(data_fp, code_fp)
     state = read_json(paths.state_file)
+    # The national figures depend on the years the briefings report (disclosure
+    # control), so those years are part of the national stage's fingerprint.
+    known = [Authority(a["la_code"], a["la_name"], a["latest_year"], tuple(a["years"]))
+             for a in state.get("authorities", [])]
+    national_fp = text_hash(data_fp, code_fp, briefing_years(known, paths.params))
     renderer = args.renderer
     if renderer == "auto" or renderer == "quarto":
         from analysis.render import available_renderer
@@ -676,6 +728,7 @@ def run(args: argparse.Namespace, log: Logger) -> int:
                  f"({len(auths)} authorities)")
     else:
         auths = national_stage(data, mapping, paths, data_fp, code_fp, log)
+        national_fp = text_hash(data_fp, code_fp, briefing_years(auths, paths.params))
         write_json_atomic(paths.state_file, {
             "version": STATE_VERSION, "national": national_fp,
             "authorities": [{"la_code": a.la_code, "la_name": a.la_name,

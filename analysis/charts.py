@@ -183,7 +183,7 @@ def la_vs_others_chart(
             for k, s in FLAG_STYLE.items()
         ] + [Line2D([], [], marker=OTHERS_STYLE["marker"], markerfacecolor="white",
                     markeredgecolor="black", linestyle="", markersize=7,
-                    label="Other authorities (pooled)")]
+                    label="All authorities (national figure)")]
         if not shown:
             ax.set_yticks([])
             ax.text(50, 0, "No indicator has enough answers to show", ha="center",

@@ -914,6 +914,11 @@ def drivers_table(results: DriverResults) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def round_count(value: float, base: int = 10) -> int:
+    """A model's number of answers, rounded to the nearest ``base`` for publication."""
+    return int(base * np.floor(float(value) / base + 0.5))
+
+
 def write_drivers(results: DriverResults, reports_dir: Path | str) -> Path:
     """Write ``REPORTS_DIR/national/drivers.csv`` (and ``performance.csv`` beside it)."""
     folder = Path(reports_dir) / "national"
@@ -922,6 +927,11 @@ def write_drivers(results: DriverResults, reports_dir: Path | str) -> Path:
     for c in ("cv_r2", "cv_mae", "baseline_mae", "cv_auc", "in_sample_r2", "rank_agreement",
               "hgb_cv_r2", "within_r2", "complete_share"):
         perf[c] = perf[c].astype("float64").round(DECIMALS) + 0.0
+    # No exact national counts are published (analysis.disclosure): the number of
+    # answers to the nearest 10, and no count of low well-being at all (with the
+    # published authority counts it would give the withheld ones away).
+    perf["n"] = [round_count(v) for v in perf["n"]]
+    perf = perf.drop(columns=[c for c in ("n_low",) if c in perf.columns])
     write_csv_atomic(perf, folder / "performance.csv", "%.10g")
     return path
 

@@ -188,6 +188,12 @@ def _candidates(drivers: pd.DataFrame, comparisons: pd.DataFrame, cb: Codebook
     comp = comp[comp["indicator"].isin(list(cb.indicators))]
     if "n" in comp.columns:
         comp = comp[~rate_suppressed(comp["n"], numerator(comp))]
+    if "withheld" in comp.columns:
+        comp = comp[~comp["withheld"].fillna(True).astype(bool)]
+    if "national_pct" in comp.columns:
+        # The comparator a reader sees (the published national figure), never the
+        # exact other-authorities figure, which would give withheld figures away.
+        comp = comp.assign(others_pct=comp["national_pct"])
     if "others_n" in comp.columns:
         comp = comp[pd.to_numeric(comp["others_n"], errors="coerce") >= MIN_BASE]
     keep = ["la_code", "survey_year", "survey", "indicator", "pct", "others_pct"]

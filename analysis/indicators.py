@@ -40,6 +40,10 @@ import pandas as pd
 
 from analysis.codebook import REFERENCE_DIR, Codebook, load_codebook
 from analysis.disclosure import (
+    MIN_COUNT,
+    band_lines,
+    band_suppression,
+    pooled_comparator,
     protect_count_table,
     rate_suppressed,
     small_base,
@@ -68,7 +72,7 @@ CHANGE_COLUMNS = (
 COMPARISON_COLUMNS = (
     "la_code", "la_name", "survey_year", "survey", "indicator", "kind", "domain", "direction",
     "n", "k", "pct", "ci_low", "ci_high", "others_n", "others_k", "others_pct", "genpop_pct",
-    "p_value", "flag",
+    "p_value", "flag", "withheld", "known", "national_pct", "national_step",
 )
 #: Groupings for breakdowns; ``age_band`` is derived from age (AGE_BANDS).
 BREAKDOWN_VARS = ("gender", "placement", "age_band")
@@ -278,11 +282,111 @@ def load_genpop(path: str | Path | None = None) -> pd.DataFrame:
                                  "source": str})
 
 
+# ---------------------------------------------------------------- disclosure at national level
+def band_measures(cb: Codebook) -> dict[str, list[str]]:
+    """The band measures of each 0-10 well-being scale (low, high, very high), by scale."""
+    raw = cb.raw
+    out: dict[str, list[str]] = {}
+    for column in raw.get("wellbeing_scales", {}):
+        scale = column.removeprefix("wb_")
+        out[scale] = [f"{band}_{scale}" for band in raw.get("wellbeing_bands", {})]
+    return out
+
+
+def _with_national(frame: pd.DataFrame, pool_keys: Sequence[str]) -> pd.DataFrame:
+    """Add ``national_pct``/``national_step``: the one published figure of each pool.
+
+    Every authority's answers in the pool (e.g. survey, measure and year)
+    together, rounded by ``analysis.disclosure.pooled_comparator`` so that it
+    gives no figure away that a reader does not hold (``known`` False: withheld,
+    or not in any published file, such as an earlier year not shown). It is
+    the comparator every authority publishes (``others_pct``): the same for
+    all, so there is nothing to intersect. The exact other-authorities
+    figure stays internal (flags).
+    """
+    out = frame.copy()
+    pct = np.full(len(out), np.nan)
+    step = np.full(len(out), np.nan)
+    k = out["k"].to_numpy("float64")
+    n = out["n"].to_numpy("float64")
+    w = ~out["known"].to_numpy(bool)
+    # What a reader knows of a withheld entry's base: shown from 5, at most 4 when
+    # blank; a breakdown group's is bounded by its line (``_breakdown_bounds``).
+    public = out["bound"].to_numpy("float64") if "bound" in out.columns else np.where(
+        small_count(n), MIN_COUNT - 1, n)
+    for idx in out.groupby(list(pool_keys), sort=False).indices.values():
+        pct[idx], step[idx] = pooled_comparator(k[idx], n[idx], w[idx], public[idx])
+    out["national_pct"] = pct
+    out["national_step"] = step
+    return out
+
+
+def _whole_band_scales(chg: pd.DataFrame, cb: Codebook) -> np.ndarray:
+    """A change row's earlier year is hidden for every band of a scale or for none.
+
+    The earlier year's bands are published only through ``change.csv``; if
+    some of one scale were shown and others not, the unshown ones plus the
+    middle band would be the base minus the shown ones (the band rule of
+    ``band_suppression``, applied to what this file shows).
+    """
+    hidden = (chg["withheld"].astype(bool) | chg["prev_withheld"].astype(bool)).to_numpy()
+    scale = pd.Series(
+        band_lines(chg["indicator"], band_measures(cb)), index=chg.index)
+    out = chg["prev_withheld"].astype(bool).to_numpy().copy()
+    sel = (scale >= 0).to_numpy()
+    if sel.any():
+        keys = [chg.loc[sel, c] for c in ("la_code", "survey_year", "survey")] + [scale[sel]]
+        any_hidden = pd.Series(hidden[sel], index=chg.index[sel]).groupby(keys).transform("any")
+        out[sel] = out[sel] | any_hidden.to_numpy(bool)
+    return out
+
+
+def _breakdown_totals(brk: pd.DataFrame, comp: pd.DataFrame
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each breakdown row's line total as published: base, count (NaN if withheld), constrained."""
+    keys = ["la_code", "survey_year", "survey", "indicator"]
+    tot = comp.set_index(keys)
+    idx = pd.MultiIndex.from_frame(brk[keys])
+    total_n = tot["n"].reindex(idx).to_numpy("float64")
+    total_k = tot["k"].reindex(idx).to_numpy("float64")
+    withheld = tot["withheld"].reindex(idx).fillna(True).to_numpy(bool) if (
+        "withheld" in tot.columns) else rate_suppressed(total_n, total_k)
+    total_k = np.where(withheld, np.nan, total_k)
+    published = (total_n > 0) & ~small_count(total_n)
+    return total_n, total_k, published
+
+
+def _breakdown_bounds(brk: pd.DataFrame, comp: pd.DataFrame) -> np.ndarray:
+    """What a reader knows of each group's base: its line's base less the shown groups."""
+    total_n, _, _ = _breakdown_totals(brk, comp)
+    total_pub = np.where(small_count(total_n), MIN_COUNT - 1, total_n)
+    shown = np.where(brk["known"].to_numpy(bool), brk["n"].to_numpy("float64"), 0.0)
+    line = brk.groupby(["la_code", "survey_year", "survey", "indicator", "by"],
+                       sort=False).ngroup().to_numpy()
+    shown_sum = np.bincount(line, weights=shown)[line]
+    bound = total_pub - shown_sum
+    return np.where(np.isfinite(bound), np.maximum(bound, brk["n"].to_numpy("float64")),
+                    brk["n"].to_numpy("float64"))
+
+
+def _breakdown_withheld(brk: pd.DataFrame, comp: pd.DataFrame,
+                        extra: np.ndarray | None = None) -> np.ndarray:
+    """Which breakdown groups are withheld (rules 1-3), for every authority at once."""
+    total_n, total_k, published = _breakdown_totals(brk, comp)
+    frame = brk[["la_code", "survey_year", "survey", "indicator", "by", "n", "k"]].copy()
+    if extra is not None:
+        frame["suppressed"] = extra
+    out = suppress_breakdowns(frame, ["la_code", "survey_year", "survey", "indicator", "by"],
+                              published, total_n=total_n, total_k=total_k)
+    return out["suppressed"].to_numpy(bool)
+
+
 # ---------------------------------------------------------------- national stage
 def national_tables(
     df: pd.DataFrame,
     genpop: pd.DataFrame | None = None,
     codebook: Codebook | None = None,
+    briefing_years: dict[str, int] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """All comparison tables for every authority, from the whole validated extract.
 
@@ -320,8 +424,13 @@ def national_tables(
     lower = (comp["direction"] == "lower_is_better").to_numpy()
     comp["flag"] = flag_difference(comp["pct"], comp["others_pct"], comp["p_value"], lower)
     comp.insert(1, "la_name", comp["la_code"].map(names))
-    comp = _sort(comp[list(COMPARISON_COLUMNS)], ["la_code", "survey_year", "survey",
-                                                  "indicator"], cb)
+    comp["withheld"] = band_suppression(comp, rate_suppressed(comp["n"], comp["k"]),
+                                        band_measures(cb))
+    comp = _sort(comp[[c for c in COMPARISON_COLUMNS if c in comp.columns]],
+                 ["la_code", "survey_year", "survey", "indicator"], cb)
+    brief = {str(la): int(y) for la, y in comp.groupby("la_code")["survey_year"].max().items()}
+    brief |= {str(la): int(y) for la, y in (briefing_years or {}).items()}
+    comp_year = comp["la_code"].map(brief).to_numpy()
 
     # breakdowns
     parts = []
@@ -340,26 +449,50 @@ def national_tables(
         # derives the percentages for the one authority it needs.
         brk = brk.drop(columns="others_pct")
         brk = _sort(brk, ["la_code", "survey_year", "survey", "indicator", "by", "group"], cb)
+        brk["withheld"] = _breakdown_withheld(brk, comp)
+        brk["known"] = (brk["survey_year"].to_numpy() == brk["la_code"].map(brief).to_numpy()
+                        ) & ~brk["withheld"].to_numpy(bool)
+        brk["bound"] = _breakdown_bounds(brk, comp)
+        brk = _with_national(brk, ["survey_year", "survey", "indicator", "by", "group"])
+        brk = brk.drop(columns="bound")
     else:
         brk = pd.DataFrame(columns=["la_code", "survey_year", "survey", "by", "group",
                                     "indicator", "kind", "n", "k"])
 
     # change against the authority's previous survey year
     chg = comp[["la_code", "survey_year", "survey", "indicator", "kind", "domain",
-                "direction", "n", "k", "pct", "ci_low", "ci_high"]].copy()
+                "direction", "n", "k", "pct", "ci_low", "ci_high", "withheld"]].copy()
     chg = chg.sort_values(["la_code", "survey", "indicator", "survey_year"], kind="stable")
     prev = chg.groupby(["la_code", "survey", "indicator"], sort=False)[
-        ["survey_year", "n", "k", "pct", "ci_low", "ci_high"]].shift(1)
-    prev.columns = ["prev_year", "prev_n", "prev_k", "prev_pct", "prev_ci_low", "prev_ci_high"]
+        ["survey_year", "n", "k", "pct", "ci_low", "ci_high", "withheld"]].shift(1)
+    prev.columns = ["prev_year", "prev_n", "prev_k", "prev_pct", "prev_ci_low", "prev_ci_high",
+                    "prev_withheld"]
     chg = pd.concat([chg, prev], axis=1)
     chg = chg[chg["prev_year"].notna()].copy()
     for col in ("prev_year", "prev_n", "prev_k"):
         chg[col] = chg[col].astype("int64")
+    chg["prev_withheld"] = chg["prev_withheld"].astype(bool)
     chg["p_value"] = compare_proportions(chg["k"], chg["n"], chg["prev_k"], chg["prev_n"])
     lower = (chg["direction"] == "lower_is_better").to_numpy()
     chg["flag"] = flag_difference(chg["pct"], chg["prev_pct"], chg["p_value"], lower,
                                   words=("improved", "similar", "declined"))
     chg = _sort(chg, ["la_code", "survey_year", "survey", "indicator"], cb)
+    chg["prev_withheld"] = _whole_band_scales(chg, cb)
+
+    # What a reader holds: each authority's briefing-year figures that are not
+    # withheld, and the earlier year's where its change row is shown. The
+    # national figures are rounded against everything else (``_with_national``).
+    shown_prev = chg[(chg["survey_year"].to_numpy() == chg["la_code"].map(brief).to_numpy())
+                     & ~chg["withheld"].astype(bool) & ~chg["prev_withheld"].astype(bool)]
+    prev_keys = set(zip(shown_prev["la_code"], shown_prev["prev_year"].astype(int),
+                        shown_prev["survey"], shown_prev["indicator"], strict=True))
+    is_prev = np.array([key in prev_keys for key in zip(
+        comp["la_code"], comp["survey_year"].astype(int), comp["survey"], comp["indicator"],
+        strict=True)], dtype=bool)
+    comp["known"] = ((comp["survey_year"].to_numpy() == comp_year) & ~comp["withheld"]
+                     ) | is_prev
+    comp = _with_national(comp, ["survey_year", "survey", "indicator"])[
+        list(COMPARISON_COLUMNS)]
 
     # profile: who answered
     prof_parts = [
@@ -467,12 +600,41 @@ def la_indicators(
     comp = tables["comparisons"]
     rows = _la_rows(comp, la_code, survey_year)
     rows = rows[rows["kind"] == kind].copy()
-    for col in ("pct", "ci_low", "ci_high", "others_pct", "genpop_pct"):
+    rows = _published_comparator(rows)
+    for col in ("pct", "ci_low", "ci_high", "genpop_pct"):
         rows[col] = round1(rows[col].astype("float64"))
-    rows = suppress_rates(rows)
+    rows = suppress_rates(rows, extra_mask=_withheld(rows), columns=_RATE_ONLY)
     rows["survey_year"] = rows["survey_year"].astype("int64")
     out = rows[list(OUTPUT_COLUMNS)].reset_index(drop=True)
     out["suppressed"] = out["suppressed"].astype(bool)
+    return out
+
+
+#: What a withheld row loses. The comparator is not among them: it is one
+#: national figure, the same for every authority, that gives nothing away.
+_RATE_ONLY = tuple(c for c in (
+    "k", "pct", "ci_low", "ci_high", "others_n", "others_k", "p_value",
+    "prev_k", "prev_pct", "prev_ci_low", "prev_ci_high"))
+
+
+def _withheld(rows: pd.DataFrame, col: str = "withheld") -> np.ndarray | None:
+    """The national stage's decision for these rows (rules 1-3 over every file), if made."""
+    if col not in rows.columns:
+        return None
+    return rows[col].fillna(True).astype(bool).to_numpy()
+
+
+def _published_comparator(rows: pd.DataFrame) -> pd.DataFrame:
+    """``others_pct`` as published: the pool's national figure (``_with_national``).
+
+    Tables made before the national figure existed (no ``national_pct``
+    column) get no comparator rather than the exact, invertible one.
+    """
+    out = rows.copy()
+    if "national_pct" in out.columns:
+        out["others_pct"] = pd.to_numeric(out["national_pct"], errors="coerce")
+    else:
+        out["others_pct"] = np.nan
     return out
 
 
@@ -506,19 +668,21 @@ def la_breakdowns(
     overall percentage is suppressed: the cautious reading.
     """
     brk = _la_rows(tables["breakdowns"], la_code, survey_year)
+    comp = _la_rows(tables["comparisons"], la_code, survey_year)
+    if not brk.empty:
+        # Whole lines (every grouping of a measure), so the remainder rule sees all groups.
+        brk = brk.assign(suppressed=_withheld(brk) if "withheld" in brk.columns else False)
+        brk = brk.assign(suppressed=_breakdown_withheld(brk, comp, brk["suppressed"].to_numpy()))
     if by is not None:
         brk = brk[brk["by"] == by]
     if kind is not None:
         brk = brk[brk["kind"] == kind]
     brk = _add_measure_info(_add_rates(brk.copy()), load_codebook())
-    brk["others_pct"] = _pct(brk["others_k"], brk["others_n"])
-    comp = _la_rows(tables["comparisons"], la_code, survey_year)
-    total_n = comp.set_index(["survey", "indicator"])["n"]
-    key = pd.MultiIndex.from_frame(brk[["survey", "indicator"]])
-    published = ~small_base(total_n.reindex(key).to_numpy())
-    for col in ("pct", "ci_low", "ci_high", "others_pct"):
+    brk = _published_comparator(brk)
+    for col in ("pct", "ci_low", "ci_high"):
         brk[col] = round1(brk[col].astype("float64"))
-    out = suppress_breakdowns(brk, ["survey", "indicator", "by"], published)
+    out = suppress_rates(brk, columns=_RATE_ONLY)
+    out["n"] = out["n"].mask(out["suppressed"].to_numpy(bool), pd.NA)
     out["group_label"] = [group_label(b, g) for b, g in zip(out["by"], out["group"],
                                                              strict=True)]
     out = _sort_groups(out, load_codebook())
@@ -567,6 +731,10 @@ def la_change(
     for col in ("pct", "prev_pct"):
         chg[col] = round1(chg[col].astype("float64"))
     either = rate_suppressed(chg["n"], chg["k"]) | rate_suppressed(chg["prev_n"], chg["prev_k"])
+    for col in ("withheld", "prev_withheld"):
+        hidden = _withheld(chg, col)
+        if hidden is not None:
+            either = either | hidden
     out = suppress_rates(chg, extra_mask=either)
     out["prev_n"] = out["prev_n"].astype("Float64").mask(small_count(out["prev_n"]), pd.NA
                                                          ).astype("Int64")
@@ -599,12 +767,35 @@ def la_profile(
                     + [c for c in wide.columns if c not in order]]
     else:
         wide = wide[sorted(wide.columns)]
-    table = protect_count_table(wide)
+    table = protect_count_table(wide, withheld=_profile_withheld(tables, la_code, survey_year,
+                                                                 by, wide))
     table.index = [cb.surveys[s]["short"].capitalize() if s in cb.surveys else s
                    for s in table.index]
     table.columns = [group_label(by, c) if c != "Total" else c for c in table.columns]
     table.index.name = "Survey"
     return table
+
+
+def _profile_withheld(tables: dict[str, pd.DataFrame], la_code: str, survey_year: int,
+                      by: str, wide: pd.DataFrame) -> pd.DataFrame | None:
+    """Groups the authority's breakdowns withhold, withheld in its profile table too.
+
+    For a question everyone answered, a group's base in ``breakdowns.csv``
+    is its count in the profile; a cell the profile shows would then
+    uncover a group the breakdowns hide (and the other way round), so the
+    profile starts from every group any breakdown of that survey withholds.
+    """
+    if "breakdowns" not in tables or by not in BREAKDOWN_VARS:
+        return None
+    brk = la_breakdowns(tables, la_code, survey_year, by=by)
+    hidden = brk[brk["suppressed"]].groupby("survey")["group"].agg(set)
+    mask = pd.DataFrame(False, index=wide.index, columns=wide.columns)
+    for survey, groups in hidden.items():
+        if survey in mask.index:
+            for g in groups:
+                if g in mask.columns:
+                    mask.loc[survey, g] = True
+    return mask
 
 
 def readable_table(rows: pd.DataFrame, codebook: Codebook | None = None) -> pd.DataFrame:

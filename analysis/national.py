@@ -16,11 +16,16 @@ proportion ``p``, the limit at probability ``P`` is ``(r - a) / n`` where
 smooth funnel rather than a staircase. The normal approximation
 ``p +/- z * sqrt(p (1 - p) / n)`` is available too (and agrees for large n).
 
-Disclosure: an authority whose percentage could not be published in its own
-briefing (fewer than ten answers, or one to four children giving the answer:
-``analysis.disclosure.rate_suppressed``) is left out of that funnel, because
-an unlabelled point's position still gives its n and k; the national figures
-are percentages only (no exact national counts; see ``analysis.disclosure``).
+Disclosure: a point is an authority's published figure and nothing else. An
+authority whose figure is withheld in its own files (the national stage's
+``withheld``: fewer than ten answers, one to four children giving or not
+giving the answer, or protecting another figure) is not drawn, because an
+unlabelled point's position still gives its n and k; so that the smallest
+authorities do not vanish from the picture, the chart and its sentence say
+how many are not shown below and above the national line. The national line
+and every national figure are the published national figures
+(``analysis.disclosure.pooled_comparator``: rounded so no hidden figure can
+be worked out; no exact national counts anywhere).
 """
 
 from __future__ import annotations
@@ -34,7 +39,15 @@ import numpy as np
 import pandas as pd
 
 from analysis.codebook import load_codebook
-from analysis.disclosure import MIN_BASE, SUPPRESSION_RULE_TEXT, numerator, rate_suppressed
+from analysis.disclosure import (
+    MIN_BASE,
+    SUPPRESSION_RULE_TEXT,
+    disclosure_sentence,
+    numerator,
+    pooled_comparator,
+    pooled_count,
+    rate_suppressed,
+)
 
 #: Two-sided coverage of the inner and outer funnel limits.
 LEVELS: tuple[float, float] = (0.95, 0.998)
@@ -124,7 +137,10 @@ class Funnel:
     label: str
     national_pct: float
     points: pd.DataFrame  # n, pct, zone95, zone998 (one row per authority, unnamed)
-    excluded: int  # authorities left out by disclosure control (rate_suppressed)
+    excluded: int  # authorities left out by disclosure control (withheld figures)
+    hidden_below: int = 0  # of those, how many are below the national figure
+    hidden_above: int = 0  # ... and how many at or above it
+    national_step: float = float("nan")  # the national figure's rounding (percentage points)
 
     @property
     def n_authorities(self) -> int:
@@ -163,9 +179,13 @@ def funnel_data(
     pct = pd.to_numeric(rows["pct"], errors="coerce").to_numpy("float64")
     has = (n > 0) & np.isfinite(pct)
     k = pd.to_numeric(numerator(rows), errors="coerce").to_numpy("float64")
-    national = float(k[has].sum() / n[has].sum() * 100) if n[has].sum() > 0 else float("nan")
-    keep = has & ~rate_suppressed(n, k)
-    points = pd.DataFrame({"n": n[keep].astype(int), "pct": pct[keep]})
+    withheld = withheld_rows(rows)
+    national, step = national_figure(rows)
+    keep = has & ~withheld
+    from analysis.indicators import round1
+
+    # At the precision the authorities' own files publish (one decimal), no finer.
+    points = pd.DataFrame({"n": n[keep].astype(int), "pct": round1(pct[keep])})
     if np.isfinite(national):
         for level, col in zip(LEVELS, ("zone95", "zone998"), strict=True):
             points[col] = outside_limits(points["pct"], points["n"], national, level, method)
@@ -174,7 +194,66 @@ def funnel_data(
         points["zone998"] = 0
     points = points.sort_values(["n", "pct"], kind="stable").reset_index(drop=True)
     label = cb.measure(measure).label
-    return Funnel(survey, measure, label, national, points, int((has & ~keep).sum()))
+    hidden = has & withheld
+    below, above = hidden_sides(k[hidden], n[hidden], national)
+    return Funnel(survey, measure, label, national, points, int(hidden.sum()), below, above,
+                  step)
+
+
+def hidden_sides(k: np.ndarray, n: np.ndarray, national: float) -> tuple[int, int]:
+    """How many withheld authorities lie below / at or above the national figure.
+
+    Saying which side an unshown authority is on bounds its count (below
+    means fewer than national % x n children), so the sides are given only
+    when, for *every* unshown authority with a published base, both sides
+    would still leave at least ``MIN_COUNT`` + 1 possible counts; authorities
+    with a base of 1-4 (not published) are counted on neither side. Otherwise
+    (or with no national figure) both are -1: only the total is said.
+    """
+    if not len(n) or not np.isfinite(national):
+        return (-1, -1) if len(n) else (0, 0)
+    sized = n >= 5
+    cut = np.ceil(national * n[sized] / 100 - 1e-9)  # smallest count at or above national
+    below_width = np.minimum(cut - 1, n[sized])  # counts 0 .. cut - 1
+    above_width = n[sized] - np.maximum(cut, 0)  # counts cut .. n
+    if ((below_width < 5) | (above_width < 5)).any():
+        return -1, -1
+    low = k[sized] / n[sized] * 100 < national
+    return int(low.sum()), int((~low).sum())
+
+
+def withheld_rows(rows: pd.DataFrame) -> np.ndarray:
+    """Which authority rows are withheld in their own files (the national stage decides)."""
+    mask = rate_suppressed(pd.to_numeric(rows["n"], errors="coerce").fillna(0),
+                           numerator(rows))
+    if "withheld" in rows.columns:
+        mask = mask | rows["withheld"].fillna(True).astype(bool).to_numpy()
+    if "known" in rows.columns:  # not in the authority's own files (another briefing year)
+        mask = mask | ~rows["known"].fillna(False).astype(bool).to_numpy()
+    return mask
+
+
+def national_figure(rows: pd.DataFrame) -> tuple[float, float]:
+    """(published %, step) of one pool of authority rows: the national stage's, or worked out."""
+    if "national_pct" in rows.columns and len(rows):
+        return (float(pd.to_numeric(rows["national_pct"], errors="coerce").iloc[0]),
+                float(pd.to_numeric(rows["national_step"], errors="coerce").iloc[0]))
+    n = pd.to_numeric(rows["n"], errors="coerce").fillna(0).to_numpy("float64")
+    k = pd.to_numeric(numerator(rows), errors="coerce").fillna(0).to_numpy("float64")
+    return pooled_comparator(k, n, withheld_rows(rows))
+
+
+def hidden_words(f: Funnel) -> str:
+    """'3 authorities not shown (2 below the national figure, 1 above)', or ''."""
+    if not f.excluded:
+        return ""
+    noun = "authority" if f.excluded == 1 else "authorities"
+    text = f"{f.excluded} {noun} not shown because of small numbers"
+    if f.hidden_below >= 0:
+        rest = f.excluded - f.hidden_below - f.hidden_above
+        text += (f" ({f.hidden_below} below the national figure, {f.hidden_above} at or above "
+                 "it" + (f", {rest} with fewer than 5 answers" if rest else "") + ")")
+    return text
 
 
 def funnel_alt_text(f: Funnel) -> str:
@@ -190,7 +269,12 @@ def funnel_alt_text(f: Funnel) -> str:
         f"{b95 + a95} {'falls' if b95 + a95 == 1 else 'fall'} outside the 95% limits "
         f"({a95} above, {b95} below) and "
         f"{b998 + a998} outside the 99.8% limits ({a998} above, {b998} below)."
+        + (f" {_cap(hidden_words(f))}." if f.excluded else "")
     )
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _lie(count: int) -> str:
@@ -217,7 +301,8 @@ def funnel_sentence(f: Funnel) -> str:
     else:
         verdict = (f"{b95 + a95} of {f.n_authorities} {_lie(b95 + a95)} outside the 95% "
                    "limits, about what chance alone would give")
-    return f"{f.label} ({who}) {spread} across authorities; {verdict}."
+    hidden = f" {_cap(hidden_words(f))}." if f.excluded else ""
+    return f"{f.label} ({who}) {spread} across authorities; {verdict}.{hidden}"
 
 
 def funnel_chart(f: Funnel, method: str = "exact") -> Any:
@@ -251,6 +336,9 @@ def funnel_chart(f: Funnel, method: str = "exact") -> Any:
             if sel.any():
                 ax.scatter(f.points["n"][sel], f.points["pct"][sel], marker=marker, s=26,
                            color=colour, edgecolor="white", linewidth=0.5, label=name, zorder=3)
+    if f.excluded:
+        ax.text(0.99, 0.02, _cap(hidden_words(f)), transform=ax.transAxes, ha="right",
+                va="bottom", fontsize=7, color="#484949", wrap=True)
     ax.set_xlabel("Number of answers in the authority")
     ax.set_ylabel("Per cent")
     ax.set_ylim(0, 100)
@@ -290,20 +378,103 @@ def round_to(value: float, base: int = 10) -> int:
 
 
 def national_rates(comparisons: pd.DataFrame, survey_year: int | None = None) -> pd.DataFrame:
-    """Pooled national percentage per year, survey and measure (all authorities' answers).
+    """Published national percentage per year, survey and measure (all authorities' answers).
 
-    Percentages only: exact national counts could let a reader recover an
-    authority's suppressed figure by subtraction (``analysis.disclosure``).
+    The pooled figure as ``analysis.disclosure.pooled_comparator`` publishes
+    it (``pct`` rounded to ``pct_step`` percentage points, NaN when it must
+    be withheld): exact national figures or counts would let a reader recover
+    an authority's withheld figure by subtraction. No counts.
     """
     comp = comparisons
     if survey_year is not None:
         comp = comp[comp["survey_year"].astype(int) == int(survey_year)]
     keys = ["survey_year", "survey", "indicator", "kind", "domain", "direction"]
-    grouped = comp.groupby(keys, sort=False, dropna=False).agg(
-        n=("n", "sum"), k=("k", "sum"), genpop_pct=("genpop_pct", "first")).reset_index()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        grouped["pct"] = np.where(grouped["n"] > 0, 100 * grouped["k"] / grouped["n"], np.nan)
-    return grouped.drop(columns="k")
+    rows = []
+    for key, group in comp.groupby(keys, sort=False, dropna=False):
+        pct, step = national_figure(group)
+        rows.append({**dict(zip(keys, key, strict=True)), "pct": pct, "pct_step": step,
+                     "genpop_pct": group["genpop_pct"].iloc[0]})
+    return pd.DataFrame(rows, columns=[*keys, "pct", "pct_step", "genpop_pct"])
+
+
+#: Columns of ``REPORTS_DIR/national/rates.csv`` and ``funnels.csv``.
+RATES_COLUMNS = ("survey_year", "survey", "indicator", "kind", "domain", "direction", "pct",
+                 "pct_step", "genpop_pct")
+FUNNEL_COLUMNS = ("survey_year", "survey", "indicator", "national_pct", "n", "pct", "zone95",
+                  "zone998", "not_shown", "not_shown_below", "not_shown_above")
+
+
+def write_national_csvs(tables: dict[str, pd.DataFrame], folder: str | Path) -> list[Path]:
+    """The national figures as CSV: ``rates.csv``, ``groups.csv`` (every year), ``funnels.csv``.
+
+    ``rates.csv`` and ``groups.csv`` (the same by gender, placement and age
+    band) give each published national percentage with ``pct_step``, the
+    rounding it was published at: the comparator every authority shows.
+
+    ``funnels.csv`` has one row per point of each funnel (an authority's
+    published n and %, unnamed) with how many authorities are not shown;
+    ``not_shown_below``/``above`` are empty where saying the side would
+    narrow a withheld figure (``hidden_sides``).
+    """
+    from analysis.files import write_csv_atomic
+    from analysis.indicators import csv_ready
+
+    folder = Path(folder)
+    comp = tables["comparisons"]
+    rates = national_rates(comp)[list(RATES_COLUMNS)]
+    year = int(comp["survey_year"].max()) if len(comp) else 0
+    parts = []
+    for s, m in FUNNEL_MEASURES:
+        f = funnel_data(comp, s, m, year)
+        pts = f.points.assign(survey_year=year, survey=s, indicator=m,
+                              national_pct=f.national_pct, not_shown=f.excluded,
+                              not_shown_below=f.hidden_below if f.hidden_below >= 0 else np.nan,
+                              not_shown_above=f.hidden_above if f.hidden_above >= 0 else np.nan)
+        if pts.empty:
+            pts = pd.DataFrame([{"survey_year": year, "survey": s, "indicator": m,
+                                 "national_pct": f.national_pct, "not_shown": f.excluded}])
+        parts.append(pts.reindex(columns=list(FUNNEL_COLUMNS)))
+    funnels = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=list(FUNNEL_COLUMNS))
+    paths = [write_csv_atomic(csv_ready(rates), folder / "rates.csv", "%.10g"),
+             write_csv_atomic(csv_ready(funnels), folder / "funnels.csv", "%.10g")]
+    brk = tables.get("breakdowns")
+    if brk is not None and "national_pct" in brk.columns and len(brk):
+        keys = ["survey_year", "survey", "indicator", "by", "group"]
+        groups = brk.groupby(keys, sort=False)[["national_pct", "national_step"]].first()
+        groups = groups.reset_index().rename(columns={"national_pct": "pct",
+                                                      "national_step": "pct_step"})
+        paths.append(write_csv_atomic(csv_ready(groups), folder / "groups.csv", "%.10g"))
+    return paths
+
+
+def national_answers(tables: dict[str, pd.DataFrame], year: int) -> dict[str, int]:
+    """Answers per survey, all authorities, as published (``pooled_count``: nearest 10 or more).
+
+    An authority's count of a survey that its own briefing withholds
+    (``briefing.answers_by_survey``) is a withheld entry of the pool, so the
+    national total is rounded coarsely enough that it cannot be recovered.
+    A survey whose total cannot be published safely is left out.
+    """
+    from analysis.briefing import answers_by_survey
+
+    prof = tables["profile"]
+    totals = prof[(prof["by"] == "total") & (prof["survey_year"].astype(int) == year)]
+    if totals.empty:
+        return {}
+    shown: dict[tuple[str, str], bool] = {}
+    for la in totals["la_code"].unique():
+        ans = answers_by_survey(tables, la, year)
+        for rec in ans.to_dict("records"):
+            shown[(str(la), str(rec["survey"]))] = not pd.isna(rec["answers"])
+    out = {}
+    for survey, group in totals.groupby("survey", sort=False):
+        counts = group.groupby("la_code")["count"].sum()
+        withheld = [not shown.get((str(la), str(survey)), False) for la in counts.index]
+        value, _ = pooled_count(counts.to_numpy("float64"), withheld)
+        if value is not None:
+            out[str(survey)] = value
+    return out
 
 
 def prepare(
@@ -336,9 +507,7 @@ def prepare(
     trend = national_rates(comp[comp["indicator"] == "low_overall_wellbeing"])
     funnels = [funnel_data(comp, s, m, year) for s, m in FUNNEL_MEASURES
                if ((this_year["survey"] == s) & (this_year["indicator"] == m)).any()]
-    prof = tables["profile"]
-    totals = prof[(prof["by"] == "total") & (prof["survey_year"].astype(int) == year)]
-    answers = {s: round_to(v) for s, v in totals.groupby("survey")["count"].sum().items()}
+    answers = national_answers(tables, year)
     if not data_hash and source is not None:
         data_hash = br.build_data_hash(source)
     return National(
@@ -366,6 +535,28 @@ def show(text: str) -> None:
     _show(text)
 
 
+def national_pct_text(row: Any) -> str:
+    """A published national % as its precision allows: '36%', 'about 35%', 'under 5%'.
+
+    A figure rounded to more than 1 point is a range (35 at step 5 is 32.5
+    to 37.5), so it is said as one; 0 and 100 at a coarse step would
+    otherwise read as "none" and "all".
+    """
+    from analysis.text import fmt_pct
+
+    get = row.get if hasattr(row, "get") else (lambda k, d=None: getattr(row, k, d))
+    pct, step = float(get("pct")), float(get("pct_step", np.nan) or np.nan)
+    if not np.isfinite(pct):
+        return "[c]"
+    if not np.isfinite(step) or step <= 1:
+        return fmt_pct(pct)
+    if pct <= 0:
+        return f"under {step / 2:g}%"
+    if pct >= 100:
+        return f"over {100 - step / 2:g}%"
+    return f"about {pct:g}%"
+
+
 def _rate(n: National, survey: str, measure: str) -> dict[str, Any] | None:
     sel = n.rates[(n.rates["survey"] == survey) & (n.rates["indicator"] == measure)]
     if sel.empty or not np.isfinite(sel["pct"].iloc[0]):
@@ -376,22 +567,33 @@ def _rate(n: National, survey: str, measure: str) -> dict[str, Any] | None:
 def cover_markdown(n: National) -> str:
     """What the national briefing covers: year, authorities, answers (rounded)."""
     cb = load_codebook()
-    rows = [{"Survey": cb.surveys[s]["name"], "Answers (to the nearest 10)": f"{v:,}"}
+    rows = [{"Survey": cb.surveys[s]["name"], "Answers (rounded)": f"{v:,}"}
             for s, v in sorted(n.answers.items(), key=lambda kv: list(cb.surveys).index(kv[0]))]
-    total = sum(n.answers.values())
     from analysis.briefing import pipe_table
 
     return "\n".join([
         f"**All participating authorities**, surveys of {n.survey_year}.",
         "",
-        f"This briefing sets out what about {total:,} children in care and care leavers in "
-        f"{n.n_authorities} authorities told the Bright Spots surveys: the national picture, "
+        f"This briefing sets out what {_how_many(n)} children in care and care leavers in "
+        f"{_authorities(n.n_authorities)} told the Bright Spots surveys: the national picture, "
         "how much authorities differ, and the experiences that go with higher well-being. "
         "No authority is named here; each has its own briefing.",
         "",
-        pipe_table(pd.DataFrame(rows), "Questionnaires returned, all authorities",
-                   right=("Answers (to the nearest 10)",)),
+        pipe_table(pd.DataFrame(rows), "Questionnaires returned, all authorities (rounded to "
+                   "the nearest 10, or more coarsely where needed)",
+                   right=("Answers (rounded)",)) if rows else
+        "Too few questionnaires were returned to give the number.",
     ])
+
+
+def _how_many(n: National) -> str:
+    """'about 4,210' (the rounded published total) or 'a small number of'."""
+    total = sum(n.answers.values())
+    return f"about {total:,}" if total else "a small number of"
+
+
+def _authorities(count: int) -> str:
+    return f"{count} authority" if count == 1 else f"{count} authorities"
 
 
 def key_messages(n: National) -> list[str]:
@@ -399,16 +601,16 @@ def key_messages(n: National) -> list[str]:
     from analysis.briefing import quantity, who
     from analysis.text import fmt_pct, in_n
 
-    out = [f"In {n.survey_year}, about {sum(n.answers.values()):,} children in care and care "
-           f"leavers in {n.n_authorities} authorities answered the surveys."]
+    out = [f"In {n.survey_year}, {_how_many(n)} children in care and care "
+           f"leavers in {_authorities(n.n_authorities)} answered the surveys."]
     for survey in ("ylyc_11_17", "ylbc"):
         r = _rate(n, survey, "low_overall_wellbeing")
         if r:
-            text = (f"{quantity(r['pct'], who(survey))} ({fmt_pct(r['pct'])}) have low overall "
+            text = (f"{quantity(r['pct'], who(survey))} ({national_pct_text(r)}) have low overall "
                     "well-being")
             extra = _rate(n, survey, "low_life_satisfaction")
             if extra and np.isfinite(extra.get("genpop_pct", np.nan)):
-                text += (f", and {in_n(extra['pct'])} ({fmt_pct(extra['pct'])}) have low life "
+                text += (f", and {in_n(extra['pct'])} ({national_pct_text(extra)}) have low life "
                          f"satisfaction against {fmt_pct(extra['genpop_pct'])} of young people "
                          "of the same age in general")
             out.append(text[:1].upper() + text[1:] + ".")
@@ -484,27 +686,32 @@ def rates_markdown(n: National) -> str:
         row = {"Measure": cb.measure(mid).label}
         for s in surveys:
             hit = sel[sel["survey"] == s]
-            row[tags.get(s, s)] = fmt_pct(hit["pct"].iloc[0]) if not hit.empty and np.isfinite(
-                hit["pct"].iloc[0]) else "[x]"
+            # [x]: not asked of this age group; [c]: asked, but withheld (disclosure).
+            row[tags.get(s, s)] = "[x]" if hit.empty else (
+                national_pct_text(hit.iloc[0]) if np.isfinite(hit["pct"].iloc[0]) else "[c]")
         rows.append(row)
     table = pd.DataFrame(rows)
     gp = n.rates[n.rates["genpop_pct"].notna() & n.rates["pct"].notna()]
     gp_rows = pd.DataFrame({
         "Measure": [cb.measure(m).label for m in gp["indicator"]],
         "Who": [cb.surveys[s]["short"].capitalize() for s in gp["survey"]],
-        "In care or care leavers": [fmt_pct(v) for v in gp["pct"]],
+        "In care or care leavers": [national_pct_text(r) for _, r in gp.iterrows()],
         "General population": [fmt_pct(v) for v in gp["genpop_pct"]],
     })
     trend = n.trend.pivot_table(index="survey", columns="survey_year", values="pct")
     trend = trend.loc[[s for s in cb.surveys if s in trend.index]]
     trend_table = pd.DataFrame({"Who": [tags.get(s, s) for s in trend.index]})
     for year in trend.columns:
-        trend_table[str(int(year))] = [fmt_pct(v) if np.isfinite(v) else "[x]"
-                                       for v in trend[year]]
+        steps = n.trend.pivot_table(index="survey", columns="survey_year", values="pct_step")
+        trend_table[str(int(year))] = [
+            national_pct_text({"pct": v, "pct_step": steps.get(year, {}).get(s, np.nan)})
+            if np.isfinite(v) else "[c]" for s, v in trend[year].items()]
     text = [
         "## The national picture", "",
         f"The share of children giving each answer in {n.survey_year}, all authorities "
-        "together ([x] = not asked of this age group).", "",
+        "together, to the nearest whole per cent or more coarsely where a finer figure could "
+        "give a hidden one away ([x] = not asked of this age group; [c] = withheld to "
+        "protect small numbers).", "",
         pipe_table(table, f"National results by age group, {n.survey_year}",
                    right=[c for c in table.columns if c != "Measure"]),
     ]
@@ -532,8 +739,10 @@ def variation_markdown(n: National) -> str:
         "against how many of its children answered. The lines show the national figure and "
         "the range within which 95% and 99.8% of authorities would fall if they differed "
         "only by chance; smaller authorities have wider ranges. A point outside the 99.8% "
-        "lines is very unlikely to be chance. Authorities are left out where they had "
-        f"{SUPPRESSION_RULE_TEXT}.",
+        "lines is very unlikely to be chance. An authority is not drawn where its own "
+        f"figure is not published (there were {SUPPRESSION_RULE_TEXT}); each chart says how "
+        "many are not shown, and on which side of the national figure where that is safe "
+        "to say.",
     ]
     if not n.funnels:
         return "\n".join([*text, "", "Too few authorities answered to draw funnel plots."])
@@ -617,16 +826,18 @@ def method_markdown(n: National) -> str:
     return "\n".join([
         "## Notes on method", "",
         "- **National figures** pool every authority's answers in the survey year (each "
-        "child counts once, so large authorities weigh more). Counts are rounded to the "
-        "nearest 10 and only percentages are published, so no authority's hidden small "
-        "figure can be worked out by subtraction.",
+        "child counts once, so large authorities weigh more). Only percentages are "
+        "published, rounded to the nearest whole per cent (or to the nearest 2, 5 or 10 "
+        "per cent where a finer figure would let a hidden one be worked out; withheld where "
+        "even that would); numbers of answers are rounded to the nearest 10 or more "
+        "coarsely, so no authority's hidden small figure can be worked out by subtraction. "
+        "The same national figure is the comparator in every authority's briefing.",
         "- **Funnel plots.** Control limits are exact binomial limits around the national "
         "percentage (Spiegelhalter's method, with interpolation): 95% (about two standard "
         "errors) and 99.8% (about three). With many authorities, about 1 in 20 would fall "
         "outside the 95% limits by chance alone.",
-        "- **Small numbers.** An authority is left out of a funnel plot where it had "
-        f"{SUPPRESSION_RULE_TEXT}, just as its percentage is left out of every published "
-        "table.",
+        f"- **Small numbers.** {disclosure_sentence()} An authority whose figure is not "
+        "published is not drawn in a funnel plot; the chart counts it instead.",
         f"- **What goes with well-being.** {performance_sentence(n.performance)}",
         f"- **Provenance.** Data file fingerprint (SHA-256): `{p.get('data_hash', '')}`. "
         f"Code version: {p.get('code_version', '')}. Built: {p.get('build_date', '')}.",

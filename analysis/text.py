@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from analysis.codebook import Codebook, load_codebook
-from analysis.disclosure import MIN_BASE, MIN_COUNT
+from analysis.disclosure import MIN_BASE
 
 #: Statements about a subgroup, e.g. "of those with worries get support with them".
 _SUBGROUP = re.compile(r"^of those (with \w+) (.*)$")
@@ -150,20 +150,18 @@ def sentence(
 
 
 def _suppressed_sentence(group: str, statement: str, n: Any) -> str:
-    """Why a row gives no figure (rule 1 of ``analysis.disclosure``), without a figure.
+    """Why a row gives no figure (``analysis.disclosure``), without a figure.
 
-    A base under ``MIN_BASE`` is said as such; a row hidden although its base
-    is large enough was hidden for its numerator of 1 to ``MIN_COUNT`` - 1,
-    which is no more than the table's ``[c]`` beside a base of 10+ tells.
+    A base under ``MIN_BASE`` is said as such. A row hidden although its base
+    is large enough may be hidden for a small number on either side of the
+    split, or to protect another hidden figure; saying which would narrow it,
+    so the sentence says only that the numbers are too small to show.
     """
     if _is_missing(n) or float(n) < MIN_BASE:
         return (f"Fewer than {MIN_BASE} {group} answered, too few to report whether they "
                 f"{_base_form(statement)}.")
-    sub = _SUBGROUP.match(statement)
-    few = f"fewer than {MIN_COUNT}"
-    text = (f"of {group} {sub.group(1)}, {few} {sub.group(2)}" if sub
-            else f"{few} {group} {statement}")
-    return _capitalise(text) + ", too few to report as a percentage."
+    return (f"How many {group} {_base_form(statement)} is not shown: the numbers are small "
+            "enough to identify children.")
 
 
 def _base_form(statement: str) -> str:

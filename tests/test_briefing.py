@@ -160,7 +160,7 @@ def test_planted_worse_indicator_yields_an_improvement_message_in_plain_words() 
     text = hits[0]
     assert text.startswith("To improve: fewer children aged 8 to 11 here than in other "
                            "authorities")
-    assert "3 in 10 (30%)" in text and "60% elsewhere" in text
+    assert "3 in 10 (30%)" in text and "60% across all authorities" in text
     assert "know_worker" not in " ".join(msgs)
 
 
@@ -179,7 +179,7 @@ def test_wellbeing_message_compares_with_other_authorities_and_general_populatio
     msgs = br.key_messages(la_rows(), wb)
     leavers = [m for m in msgs if m.startswith("About 1 in 3 care leavers")]
     assert leavers, msgs
-    assert "worse than other authorities (24%)" in leavers[0]
+    assert "worse than other authorities (24% across all authorities)" in leavers[0]
     assert "against 3% of young people of the same age in general" in leavers[0]
 
 
@@ -419,6 +419,6 @@ def test_gender_table_shows_girls_and_boys_with_suppression() -> None:
     table = br.gender_table(rows)
     assert table is not None and list(table["Who"]) == ["Care leavers"]
     row = table.iloc[0]
-    assert (row["Girls here"], row["Girls elsewhere"]) == ("31%", "36%")
-    assert (row["Boys here"], row["Boys elsewhere"]) == ("[c]", "[c]")
+    assert (row["Girls here"], row["Girls, all authorities"]) == ("31%", "36%")
+    assert (row["Boys here"], row["Boys, all authorities"]) == ("[c]", "[c]")
     assert br.gender_table(rows.iloc[2:]) is None

@@ -38,6 +38,15 @@ AUTHORITIES = (
 NAMES = dict(zip(AUTHORITIES["la_code"], AUTHORITIES["la_name"], strict=True))
 
 
+def work_dir(reports: Path) -> Path:
+    """The build folder the tests give each reports folder (BUILD_DIR), beside it in tmp."""
+    return reports.parent / f"{reports.name}-build"
+
+
+def build_env(reports: Path) -> dict[str, str]:
+    return {**os.environ, "BUILD_DIR": str(work_dir(reports))}
+
+
 def build(reports: Path, params: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     """Run the build as `make reports` does; output is plain lines (not a terminal)."""
     return subprocess.run(
@@ -45,7 +54,7 @@ def build(reports: Path, params: Path, *extra: str) -> subprocess.CompletedProce
          "--params-dir", str(params), "--reports-dir", str(reports), "--jobs", "2",
          # never a developer's own review/ folder (test_comments_build.py covers quotes)
          "--review-dir", str(reports.parent / "no-review"), *extra],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        cwd=ROOT, capture_output=True, text=True, timeout=900, env=build_env(reports),
     )
 
 
@@ -229,6 +238,31 @@ def test_national_briefing_names_no_authority(built: dict) -> None:
         assert name not in text
 
 
+def test_reports_folder_holds_only_publishable_files(built: dict) -> None:
+    """Internal tables, the model cache and fingerprints live outside REPORTS_DIR, privately."""
+    reports = built["reports"]
+    names = {p.name for p in reports.rglob("*")}
+    assert ".build" not in names and "comparisons.csv" not in names
+    assert not [p for p in reports.rglob("*") if p.suffix in (".pkl", ".joblib", ".json")]
+    work = work_dir(reports)
+    assert (work / "national" / "comparisons.csv").is_file()
+    assert (work.stat().st_mode & 0o777) == 0o700
+
+
+def test_attacker_recovers_nothing_from_the_build(built: dict) -> None:
+    """Every published file of the build, attacked at once (tests/attacker.py)."""
+    from attacker import score
+
+    from analysis.indicators import national_tables
+    from analysis.validation import load_valid_extract
+
+    result = score(built["reports"], national_tables(load_valid_extract(FIXTURE)))
+    assert result["summary"]["pinned"] == 0, result["pins"][:5]
+    assert result["summary"]["exposed"] == 0, result["exposures"][:5]
+    assert result["summary"]["funnel_leaks"] == 0 and not result["text"]
+    assert (built["reports"] / "national" / "rates.csv").is_file()
+
+
 @pytest.mark.skipif(chromium_path() is None, reason="no Chromium (apt-get install chromium)")
 def test_pages_load_cleanly_and_pass_axe_in_chromium(built: dict) -> None:
     reports = built["reports"]
@@ -290,7 +324,7 @@ def test_killed_build_finishes_on_the_next_run(built: dict) -> None:
     cmd = [sys.executable, "-m", "analysis.build", "--data", str(FIXTURE), "--params-dir",
            str(params), "--reports-dir", str(reports), "--jobs", "2", "--force"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, env=build_env(reports))
     assert proc.stderr is not None
     try:
         for line in proc.stderr:
@@ -299,7 +333,7 @@ def test_killed_build_finishes_on_the_next_run(built: dict) -> None:
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
-    leftovers = [p for p in reports.rglob("*.tmp") if ".build" not in p.parts]
+    leftovers = list(reports.rglob("*.tmp"))
     assert leftovers == []
     again = build(reports, params)
     assert again.returncode == 0, again.stderr[-2000:]
@@ -317,7 +351,7 @@ def test_failing_notebook_is_isolated_and_kept(built: dict, tmp_path: Path) -> N
     job = Job(
         kind="authority", slug="nowhere", name="Nowhere", fingerprint="x",
         params={"la_code": "E99999999", "survey_year": 2025, "data": str(FIXTURE),
-                "national_dir": str(built["reports"] / ".build" / "national"),
+                "national_dir": str(work_dir(built["reports"]) / "national"),
                 "reports_dir": str(built["reports"]), "out_dir": "."},
         out_dir=out, scratch=tmp_path / "scratch", stamp=tmp_path / "stamp.json",
         log_file=tmp_path / "logs" / "nowhere.log", renderer="pandoc", warm=False,

@@ -44,7 +44,7 @@ def test_chart_draws_unsuppressed_rows_with_words_and_shapes(tmp_path: Path) -> 
     assert {"Better", "Worse", "Similar"} <= words
     notes = [t.get_text() for t in fig.texts]
     assert any("1 indicator not shown: fewer than 10 answers, or fewer than 5 children "
-               "giving that answer." in t for t in notes)
+               "giving that answer or not giving it." in t for t in notes)
     # Each result has its own marker shape, so colour is never the only cue.
     shapes = {s["marker"] for s in FLAG_STYLE.values()}
     assert len(shapes) == len(FLAG_STYLE)
@@ -75,7 +75,8 @@ def test_chart_with_nothing_to_show(tmp_path: Path) -> None:
     rows = rows[rows["suppressed"]]
     assert alt_text(rows, "relationships", "Northbridge") == (
         "Chart of relationships indicators for Northbridge: none is shown, because the one "
-        "indicator has fewer than 10 answers, or fewer than 5 children giving that answer.")
+        "indicator has fewer than 10 answers, or fewer than 5 children giving that answer "
+        "or not giving it.")
     fig = la_vs_others_chart(rows, "relationships", "Relationships")
     assert any("not shown" in t.get_text() for t in fig.texts)
     save_figure(fig, tmp_path / "chart.png")
@@ -88,4 +89,4 @@ def test_alt_text_says_what_the_chart_shows() -> None:
     assert "Worse on: have a good friend (80% vs 90%)." in text
     assert "Similar on the other 1." in text
     assert ("1 not shown: fewer than 10 answers, or fewer than 5 children giving that "
-            "answer.") in text
+            "answer or not giving it.") in text

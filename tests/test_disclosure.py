@@ -215,3 +215,84 @@ def test_breakdown_group_with_small_numerator_forces_secondary_suppression() -> 
     zero = suppress_breakdowns(frame.assign(k=[0, 20, 6], pct=[0.0, 50.0, 50.0]),
                                ["indicator", "by"])
     assert not zero["suppressed"].any()
+
+
+# ---------------------------------------------------------------- issue 11: across files
+def test_both_sides_of_a_split_are_protected() -> None:
+    from analysis.disclosure import rate_suppressed
+
+    n = np.array([30, 30, 30, 30, 30, 12])
+    k = np.array([0, 25, 26, 29, 30, 7])
+    # 26 and 29 of 30: 4 and 1 children did not give the answer.
+    assert rate_suppressed(n, k).tolist() == [False, False, True, True, False, False]
+
+
+def test_the_middle_band_is_never_1_to_4() -> None:
+    from analysis.disclosure import band_suppression
+
+    bands = {"life": ["low_life", "high_life", "very_high_life"]}
+    frame = pd.DataFrame({"la_code": "A", "survey_year": 2025, "survey": "s",
+                          "indicator": bands["life"], "n": 40, "k": [10, 12, 15]})
+    # Medium = 40 - 37 = 3: the smallest band goes too, then medium + it = 13.
+    mask = band_suppression(frame, np.zeros(3, bool), bands)
+    assert mask.tolist() == [True, False, False]
+    # A withheld band whose remainder (with the medium band) is under 5 takes another.
+    frame["k"] = [3, 20, 16]  # low 3 withheld; medium 1 -> remainder 4
+    mask = band_suppression(frame, np.array([True, False, False]), bands)
+    assert mask.sum() == 2 and mask[0]
+
+
+def test_breakdown_remainder_of_withheld_groups_is_not_0_to_4() -> None:
+    # Total 20 of 60; girls 20 of 40 shown, boys 0 of 16 shown, other 0 of 4 hidden:
+    # the hidden group's count is 20 - 20 - 0 = 0 and its base 60 - 56 = 4.
+    frame = pd.DataFrame({"line": 1, "n": [40, 16, 4], "k": [20, 0, 0]})
+    out = suppress_breakdowns(frame, ["line"], total_n=[60] * 3, total_k=[20] * 3)
+    hidden = out["suppressed"].tolist()
+    assert hidden[2] and sum(hidden) >= 2
+    shown = out[~out["suppressed"]]
+    assert 60 - shown["n"].sum() >= MIN_COUNT and 20 - shown["k"].sum() >= MIN_COUNT or (
+        shown.empty)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_pooled_comparator_never_pins_a_withheld_count(seed: int) -> None:
+    """Brute force: every truth a reader cannot rule out leaves each hidden count 5+ wide."""
+    from analysis.disclosure import pooled_comparator
+
+    rng = np.random.default_rng(seed)
+    shown_n = rng.integers(10, 80, size=rng.integers(1, 5))
+    shown_k = rng.binomial(shown_n, rng.uniform(0.05, 0.95))
+    hidden_n = rng.integers(5, 16, size=rng.integers(1, 3))
+    hidden_k = np.array([rng.choice([*range(1, 5), *range(m - 4, m)]) for m in hidden_n])
+    k = np.concatenate([shown_k, hidden_k])
+    n = np.concatenate([shown_n, hidden_n])
+    withheld = np.r_[np.zeros(len(shown_n), bool), np.ones(len(hidden_n), bool)]
+    value, step = pooled_comparator(k, n, withheld)
+    if not np.isfinite(value):
+        return
+    total, shown = n.sum(), shown_k.sum()
+    grids = np.meshgrid(*[np.arange(m + 1) for m in hidden_n], indexing="ij")
+    combos = np.stack([g.ravel() for g in grids], axis=1)
+    pct = 100 * (shown + combos.sum(axis=1)) / total
+    same = np.floor(pct / step + 0.5 + 1e-9) * step == value
+    assert same.any()
+    for j, m in enumerate(hidden_n):
+        seen = combos[same, j]
+        assert seen.max() - seen.min() >= MIN_COUNT or (seen.min() == 0 and seen.max() == m)
+
+
+def test_pooled_figures_need_ten_answers_and_counts_round_safely() -> None:
+    from analysis.disclosure import pooled_comparator, pooled_count
+
+    assert np.isnan(pooled_comparator([1], [1], [True])[0])
+    assert np.isnan(pooled_comparator([3, 2], [5, 4], [False, False])[0])
+    value, step = pooled_count([400, 300, 3], [False, False, True])
+    assert step >= 10 and value % step == 0
+    assert pooled_count([4], [True]) == (None, None)
+
+
+def test_disclosure_sentence_states_the_rule() -> None:
+    from analysis.disclosure import SUPPRESSION_RULE_TEXT, disclosure_sentence
+
+    text = disclosure_sentence()
+    assert SUPPRESSION_RULE_TEXT in text and "not giving it" in text

@@ -229,7 +229,9 @@ def test_small_bases_are_suppressed_on_output() -> None:
     rows = la_indicators(_null_tables(), LA0, 2025)
     small = rows[rows["survey"] == "ylyc_4_7"]
     assert len(small) and small["suppressed"].all()
-    assert small[["pct", "ci_low", "ci_high", "others_pct"]].isna().all().all()
+    assert small[["pct", "ci_low", "ci_high"]].isna().all().all()
+    # The comparator is the one national figure, the same for every authority: it stays.
+    assert small["others_pct"].notna().any()
     assert (small["flag"] == "suppressed").all()
     # A base of 10+ is published whenever its numerator is not 1-4.
     k = _own_k(LA0, 2025).reindex(pd.MultiIndex.from_frame(rows[["survey", "indicator"]]))
@@ -264,14 +266,16 @@ def test_small_numerator_is_suppressed_on_output_with_its_base() -> None:
     rows = la_indicators(tables, LA1, 2025).set_index(["survey", "indicator"])
     row = rows.loc[("ylyc_11_17", "trust_carers")]
     assert bool(row["suppressed"]) and row["flag"] == "suppressed"
-    assert row[["pct", "ci_low", "ci_high", "others_pct"]].isna().all()
+    assert row[["pct", "ci_low", "ci_high"]].isna().all()
     assert row["n"] == 40
-    for k, hidden in ((0, False), (5, False)):
+    # Both sides of the split: 37 of 40 says 3 children did not give the answer.
+    for k, hidden in ((0, False), (5, False), (35, False), (36, True), (39, True), (40, False)):
         tables = _with_row("comparisons", LA1, 2025, "ylyc_11_17", "trust_carers",
                            n=40, k=k, pct=100 * k / 40)
         row = la_indicators(tables, LA1, 2025).set_index(["survey", "indicator"]).loc[
             ("ylyc_11_17", "trust_carers")]
-        assert bool(row["suppressed"]) is hidden and row["pct"] == 100 * k / 40
+        assert bool(row["suppressed"]) is hidden
+        assert np.isnan(row["pct"]) if hidden else row["pct"] == 100 * k / 40
 
 
 def test_no_published_percentage_reveals_a_count_of_one_to_four() -> None:
@@ -283,6 +287,7 @@ def test_no_published_percentage_reveals_a_count_of_one_to_four() -> None:
             shown = rows[~rows["suppressed"]]
             k = np.round(shown["pct"] * shown["n"] / 100)
             assert not k.between(1, 4).any(), la_code
+            assert not (shown["n"] - k).between(1, 4).any(), la_code
         brk = la_breakdowns(tables, la_code, 2025)
         shown = brk[~brk["suppressed"]]
         assert not np.round(shown["pct"] * shown["n"].astype(float) / 100).between(1, 4).any()

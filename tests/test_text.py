@@ -88,15 +88,16 @@ def test_suppressed_sentence_gives_no_figure() -> None:
     assert "%" not in text
 
 
-def test_suppressed_sentence_with_a_large_base_names_the_small_numerator() -> None:
-    # n = 40 is published, the percentage is not: 1-4 children gave the answer.
+def test_suppressed_sentence_with_a_large_base_says_no_more_than_small_numbers() -> None:
+    # n = 40 is published, the percentage is not: a small number on one side or the
+    # other (or another hidden figure) -- saying which would narrow it.
     text = sentence({**ROW, "n": 40, "pct": None, "flag": "suppressed", "suppressed": True})
-    assert text == ("Fewer than 5 young people aged 11 to 17 trust the adults they live with "
-                    "all or most of the time, too few to report as a percentage.")
+    assert text == ("How many young people aged 11 to 17 trust the adults they live with all "
+                    "or most of the time is not shown: the numbers are small enough to "
+                    "identify children.")
     sub = sentence({**ROW, "indicator": "worries_get_support", "n": 40, "pct": None,
                     "flag": "suppressed", "suppressed": True})
-    assert sub == ("Of young people aged 11 to 17 with worries, fewer than 5 get support with "
-                   "them, too few to report as a percentage.")
+    assert "fewer than 5" not in sub and "not shown" in sub
     assert "%" not in text and "40" not in text
     small = sentence({**ROW, "n": 8, "pct": None, "flag": "suppressed", "suppressed": True})
     assert small.startswith("Fewer than 10 young people aged 11 to 17 answered")
