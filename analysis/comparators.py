@@ -6,18 +6,15 @@ The parameter file names them (``neighbours``: authority codes; ``region``:
 a name shared by the authorities of one region); the build passes each
 authority the codes of its group, and this module pools their answers.
 
-Disclosure control (the rule, and why it is safe). A pooled figure is built
-**only from members whose own figure is published** for that survey,
-indicator and year (``analysis.indicators.la_indicators``, i.e. whatever
-``analysis.disclosure`` lets each member publish), and is shown only when at
-least ``MIN_MEMBERS`` members and ``MIN_BASE`` answers remain. Every member's
-published base and percentage already give its count away, so the pooled
-figure is a sum of published numbers: no combination of files can recover
-from it a count that is withheld anywhere. A member whose figure is withheld
-never enters a pool (pooling it would let a reader subtract the other,
-published members and recover it), and a pool of one would just repeat a
-named authority's figure. The count of members used is published beside
-each figure, so readers know what it rests on. The group's members are never
+Disclosure control. A pooled figure follows the rule of every comparator
+(``analysis.disclosure.pooled_comparator``): the members' answers pooled and
+rounded to the finest step (1, 2, 5 or 10 points) at which no member's
+withheld figure, nor one no file shows, can be worked out from it together
+with everything else published; where no step is safe, or fewer than
+``MIN_MEMBERS`` members or ``MIN_BASE`` answers remain, it is withheld. Its
+base is not published (a withheld member's base could be recovered from
+it); the number of members and the step are. A pool of one would repeat a
+named authority's figure, so it is withheld too, and the members are never
 named in the authority's files.
 
 Better / similar / worse against the group uses the same two-proportion test
@@ -32,35 +29,30 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.disclosure import MIN_BASE
+from analysis.disclosure import (
+    MIN_BASE,
+    MIN_COUNT,
+    pooled_comparator,
+    rate_suppressed,
+    small_count,
+)
 
 #: Fewest members with a published figure for a pooled figure to be shown.
 MIN_MEMBERS = 2
 GROUPS = {"neighbours": "statistical neighbours", "region": "region"}
-COLUMNS = ("la_code", "survey_year", "survey", "indicator", "group", "members", "n", "pct",
+COLUMNS = ("la_code", "survey_year", "survey", "indicator", "group", "members", "pct", "step",
            "flag", "suppressed")
 
 
-def _published_members(tables: Mapping[str, pd.DataFrame], codes: Sequence[str],
-                       year: int, kind: str) -> pd.DataFrame:
-    """Each member's published rows (n, pct; suppressed rows dropped) with its count k."""
-    from analysis import indicators
-
+def _member_rows(tables: Mapping[str, pd.DataFrame], codes: Sequence[str], year: int,
+                 kind: str) -> pd.DataFrame:
+    """The members' internal rows (true n, k) with whether a reader holds each figure."""
     comp = tables["comparisons"]
-    parts = []
-    present = set(comp.loc[comp["survey_year"] == int(year), "la_code"].astype(str))
-    for code in dict.fromkeys(str(c) for c in codes):
-        if code not in present:
-            continue
-        rows = indicators.la_indicators(dict(tables), code, year, kind)
-        rows = rows[~rows["suppressed"].astype(bool) & rows["pct"].notna()]
-        parts.append(rows[["la_code", "survey", "indicator", "n", "pct"]])
-    if not parts:
-        return pd.DataFrame(columns=["la_code", "survey", "indicator", "n", "pct", "k"])
-    out = pd.concat(parts, ignore_index=True)
-    # k from the *published* figures (what a reader could compute), not the raw table.
-    out["k"] = np.rint(out["pct"].astype(float) * out["n"].astype(float) / 100.0)
-    return out
+    rows = comp[(comp["survey_year"] == int(year)) & (comp["kind"] == kind)
+                & comp["la_code"].astype(str).isin({str(c) for c in codes})]
+    known = (rows["known"].astype(bool) if "known" in rows.columns
+             else ~pd.Series(rate_suppressed(rows["n"], rows["k"]), index=rows.index))
+    return rows.assign(_known=known.to_numpy(bool))
 
 
 def pooled(tables: Mapping[str, pd.DataFrame], la_rows: pd.DataFrame, codes: Sequence[str],
@@ -68,41 +60,48 @@ def pooled(tables: Mapping[str, pd.DataFrame], la_rows: pd.DataFrame, codes: Seq
     """The authority's published rows against the pooled group (``COLUMNS`` + p_value).
 
     ``la_rows`` are the authority's own ``la_indicators`` rows of ``kind``;
-    ``codes`` are the group's members (the authority itself is left out).
-    ``p_value`` is the unadjusted test of the authority against the group
-    (``comparisons`` adjusts and flags).
+    ``codes`` are the group's members (the authority itself is left out). The
+    pooled figure is rounded by ``analysis.disclosure.pooled_comparator`` (the
+    rule every comparator follows: a step at which no withheld member's
+    figure can be worked out, else withheld); ``p_value`` is the unadjusted
+    test of the authority against the group (``comparisons`` adjusts and flags).
     """
     from analysis.stats import compare_proportions
 
     members = [c for c in codes if str(c) != str(la_code)]
-    pub = _published_members(tables, members, year, kind) if members else None
+    rows = _member_rows(tables, members, year, kind) if members else None
     base = la_rows[["survey", "indicator", "n", "pct", "suppressed", "direction"]].rename(
         columns={"n": "own_n", "pct": "own_pct", "suppressed": "own_suppressed"})
-    if pub is None or pub.empty:
-        agg = pd.DataFrame(columns=["survey", "indicator", "members", "n", "k"])
-    else:
-        agg = pub.groupby(["survey", "indicator"], sort=False).agg(
-            members=("la_code", "nunique"), n=("n", "sum"), k=("k", "sum")).reset_index()
-    out = base.merge(agg, on=["survey", "indicator"], how="left")
-    out["members"] = out["members"].fillna(0).astype(int)
-    out["n"] = out["n"].fillna(0).astype(int)
-    out["k"] = out["k"].fillna(0).astype(float)
-    ok = ((out["members"] >= MIN_MEMBERS) & (out["n"] >= MIN_BASE)).to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["pct"] = np.where(ok, np.round(100.0 * out["k"] / out["n"], 1), np.nan)
-    out["suppressed"] = ~ok
-    own_ok = (~out["own_suppressed"].astype(bool) & out["own_pct"].notna()).to_numpy()
-    testable = ok & own_ok
-    p = np.full(len(out), np.nan)
-    if testable.any():
-        own_n = out["own_n"].to_numpy(dtype=float)
-        own_k = np.rint(out["own_pct"].to_numpy(dtype=float) * own_n / 100.0)
-        p[testable] = np.asarray(compare_proportions(
-            own_k[testable], own_n[testable], out["k"].to_numpy()[testable],
-            out["n"].to_numpy(dtype=float)[testable]), dtype=float)
-    out["p_value"] = p
-    out["flag"] = np.where(ok, "similar", "suppressed")
-    out["n"] = out["n"].astype("Int64").where(ok, pd.NA)
+    records = []
+    grouped = rows.groupby(["survey", "indicator"]) if rows is not None and len(rows) else {}
+    lookup = {key: g for key, g in grouped} if len(grouped) else {}
+    for rec in base.to_dict("records"):
+        key = (rec["survey"], rec["indicator"])
+        g = lookup.get(key)
+        pct = step = float("nan")
+        count = n_sum = k_sum = 0
+        if g is not None:
+            g = g[g["n"] > 0]
+            count, n_sum, k_sum = len(g), int(g["n"].sum()), int(g["k"].sum())
+            if count >= MIN_MEMBERS:
+                n_arr = g["n"].to_numpy("float64")
+                public = np.where(small_count(n_arr), MIN_COUNT - 1, n_arr)
+                pct, step = pooled_comparator(g["k"].to_numpy("float64"), n_arr,
+                                              ~g["_known"].to_numpy(bool), public)
+        ok = np.isfinite(pct) and n_sum >= MIN_BASE
+        p = float("nan")
+        if ok and not rec["own_suppressed"] and pd.notna(rec["own_pct"]):
+            own_k = round(float(rec["own_pct"]) * float(rec["own_n"]) / 100.0)  # as shown
+            p = float(np.asarray(compare_proportions(
+                [own_k], [rec["own_n"]], [k_sum], [n_sum]), dtype=float)[0])
+        records.append({**rec, "members": count, "pct": pct if ok else np.nan,
+                        "step": step if ok else np.nan, "suppressed": not ok, "p_value": p,
+                        "flag": "similar" if ok else "suppressed",
+                        "pool_pct": 100.0 * k_sum / n_sum if n_sum else np.nan})
+    out = pd.DataFrame(records)
+    if out.empty:
+        out = pd.DataFrame(columns=[*base.columns, "members", "pct", "step", "suppressed",
+                                    "p_value", "flag", "pool_pct"])
     out.insert(0, "la_code", la_code)
     out.insert(1, "survey_year", int(year))
     out.insert(4, "group", group)
@@ -152,7 +151,7 @@ def comparisons(tables: Mapping[str, pd.DataFrame], indicators: pd.DataFrame,
         adjusted = holm(frame["p_value"].to_numpy(dtype=float))
         lower = (frame["direction"] == "lower_is_better").to_numpy()
         flags = flag_difference(frame["own_pct"].to_numpy(dtype=float),
-                                frame["pct"].to_numpy(dtype=float), adjusted, lower)
+                                frame["pool_pct"].to_numpy(dtype=float), adjusted, lower)
         frame["flag"] = np.where(frame["suppressed"], "suppressed", flags)
         parts.append(frame)
     if not parts:
@@ -208,7 +207,9 @@ def table(b: object, rows: pd.DataFrame) -> pd.DataFrame:
             else:
                 flag = str(sel["flag"].iloc[0])
                 word = "" if flag == "similar" else f" ({flag})"
-                line[head] = fmt_pct(sel["pct"].iloc[0]) + word
+                step = float(sel["step"].iloc[0])
+                about = "about " if np.isfinite(step) and step > 1 else ""
+                line[head] = about + fmt_pct(sel["pct"].iloc[0]) + word
         out.append(line)
     return pd.DataFrame(out)
 
@@ -226,9 +227,10 @@ def markdown(b: object) -> str:
     text = ["## Compared with similar authorities", "",
             "Authorities compare themselves with their *statistical neighbours* (authorities "
             "like them, listed in this authority's parameter file) and with their region. "
-            "Their answers are pooled; a pooled figure uses only the authorities whose own "
-            f"figure is published and is shown only when at least {MIN_MEMBERS} of them, "
-            f"with {MIN_BASE} or more answers between them, remain ([c] otherwise). "
+            "Their answers are pooled and rounded, to the nearest 1% where that cannot give "
+            "a withheld figure away and more coarsely (\"about\") where it could; a pool of "
+            f"fewer than {MIN_MEMBERS} authorities or {MIN_BASE} answers, or one no "
+            "rounding keeps safe, is withheld ([c]). "
             "*Better* or *worse* means the difference is unlikely to be chance, with the "
             "chance of any false flag held at 5% across each group's results."]
     sentences = []

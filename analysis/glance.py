@@ -186,10 +186,14 @@ def spine_rows(tables: Mapping[str, pd.DataFrame], b: br.Briefing) -> pd.DataFra
     every = comp[comp["survey_year"] == year]
     wanted = set(br.WELLBEING_MEASURES) | set(b.indicators["indicator"])
     every = every[every["indicator"].isin(wanted)]
-    # Each authority's *published* percentage: the same rule as its own files.
-    from analysis.disclosure import rate_suppressed
+    # Each authority's *published* percentage: only figures a reader holds
+    # (``known``: shown in the authority's own files, by analysis.disclosure).
+    if "known" in every.columns:
+        shown = every["known"].astype(bool).to_numpy()
+    else:  # tables written before the disclosure rules recorded it
+        from analysis.disclosure import rate_suppressed
 
-    shown = ~np.asarray(rate_suppressed(every["n"], every["k"]), dtype=bool)
+        shown = ~np.asarray(rate_suppressed(every["n"], every["k"]), dtype=bool)
     spread = every[shown].assign(pct=indicators.round1(every.loc[shown, "pct"].astype(float)))
     stats = spread.groupby(["survey", "indicator"])["pct"].agg(
         low="min", q1=lambda s: s.quantile(0.25), q3=lambda s: s.quantile(0.75),

@@ -29,30 +29,36 @@ def rows_of(tables: dict, code: str, kind: str = "indicator") -> pd.DataFrame:
     return indicators.la_indicators(tables, code, 2025, kind)
 
 
-def test_pool_rests_only_on_published_member_figures(tables: dict) -> None:
-    """The attacker's view: a pooled figure minus the members' published figures is nothing."""
+def test_pool_is_rounded_by_the_comparator_rule(tables: dict) -> None:
+    """Every pooled figure is the disclosure rule's own: rounded to a safe step, or withheld."""
+    from analysis.disclosure import MIN_COUNT, pooled_comparator, small_count
+
     own = rows_of(tables, ME)
     pooled = cmp.pooled(tables, own, OTHERS, "neighbours", ME, 2025)
-    members = pd.concat([rows_of(tables, c) for c in OTHERS], ignore_index=True)
-    published = members[~members["suppressed"] & members["pct"].notna()]
-    some_member_hidden = 0
-    for rec in pooled[~pooled["suppressed"]].to_dict("records"):
-        sel = published[(published["survey"] == rec["survey"])
-                        & (published["indicator"] == rec["indicator"])]
-        assert rec["n"] == sel["n"].sum()  # only published bases
-        k = np.rint(sel["pct"] * sel["n"] / 100).sum()
-        assert rec["pct"] == pytest.approx(round(100 * k / sel["n"].sum(), 1))
-        assert rec["members"] == len(sel) >= cmp.MIN_MEMBERS
-        hidden = members[(members["survey"] == rec["survey"])
-                         & (members["indicator"] == rec["indicator"]) & members["suppressed"]]
-        some_member_hidden += len(hidden) > 0
-    assert some_member_hidden > 0, "the fixture should exercise a withheld member"
+    assert "n" not in cmp.COLUMNS  # a pool's base could give a withheld member's away
+    comp = tables["comparisons"]
+    members = comp[comp["la_code"].isin(OTHERS) & (comp["survey_year"] == 2025)
+                   & (comp["kind"] == "indicator") & (comp["n"] > 0)]
+    withheld_member = 0
+    for rec in pooled.to_dict("records"):
+        sel = members[(members["survey"] == rec["survey"])
+                      & (members["indicator"] == rec["indicator"])]
+        n = sel["n"].to_numpy(float)
+        pct, step = pooled_comparator(sel["k"].to_numpy(float), n, ~sel["known"].to_numpy(bool),
+                                      np.where(small_count(n), MIN_COUNT - 1, n))
+        if rec["suppressed"]:
+            assert np.isnan(rec["pct"]) and rec["flag"] == "suppressed"
+            continue
+        assert rec["pct"] == pytest.approx(pct) and rec["step"] == pytest.approx(step)
+        assert rec["pct"] % rec["step"] == pytest.approx(0)
+        withheld_member += int((~sel["known"]).any())
+    assert withheld_member > 0, "the fixture should exercise a pool with a withheld member"
 
 
 def test_pool_of_one_or_a_small_base_is_withheld(tables: dict) -> None:
     own = rows_of(tables, ME)
     alone = cmp.pooled(tables, own, OTHERS[:1], "neighbours", ME, 2025)
-    assert alone["suppressed"].all() and alone["pct"].isna().all() and alone["n"].isna().all()
+    assert alone["suppressed"].all() and alone["pct"].isna().all()
     assert set(alone["flag"]) == {"suppressed"}
     # the authority itself never counts as its own neighbour
     selfish = cmp.pooled(tables, own, [ME, OTHERS[0]], "neighbours", ME, 2025)
