@@ -377,6 +377,7 @@ def test_only_and_formats_rebuild_one_authority_in_one_format(built: dict) -> No
     reports = built["root"] / "only"
     params = built["root"] / "only-params"
     shutil.copytree(built["reports"], reports, symlinks=True)
+    shutil.copytree(work_dir(built["reports"]), work_dir(reports), symlinks=True)
     shutil.copytree(built["params"], params)
     codes = list(NAMES)
     target, other = slug_of(codes[0]), slug_of(codes[1])
