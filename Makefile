@@ -13,11 +13,14 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 RENDERER    ?= auto
 MAPPING     ?=
 ONLY        ?=
-FORMATS     ?=
+FORMATS     ?= html,pdf,docx
+# Paths reach the commands through the environment, quoted ("$$DATA"), so
+# folders with spaces (or any other character) work.
+export DATA MAPPING PARAMS_DIR REPORTS_DIR REVIEW_DIR JOBS RENDERER FORMATS ONLY VENV
 
 SYNTH_INPUTS := analysis/synthetic.py analysis/synthetic_comments.py analysis/codebook.py \
   data/reference/synthetic.yaml data/reference/synthetic_comments.yaml data/reference/codebook.yaml
-MAPPING_ARG  := $(if $(MAPPING),--mapping $(MAPPING),)
+MAPPING_ARG  := $(if $(MAPPING),--mapping "$$MAPPING",)
 
 .PHONY: help setup test lint data validate params review reports lab bench bless clean clean-reports
 
@@ -35,11 +38,16 @@ help: ## List the targets and the variables they take
 	@echo "  PARAMS_DIR    folder of per-authority parameter files [params]"
 	@echo "  REPORTS_DIR   where outputs go [reports]"
 	@echo "  REVIEW_DIR    confidential comment-review folder, never in git [review]"
-	@echo "  JOBS          authorities built at once [number of cores: $(JOBS)]"
+	@echo "  JOBS          authorities built at once, a positive whole number [number of cores: $(JOBS)];"
+	@echo "                capped by the cores and the free memory (about 0.8 GB per worker)"
+	@echo "  FORMATS       briefing formats, comma-separated from html,pdf,docx [all three]"
 	@echo "  RENDERER      quarto | pandoc | auto [auto: Quarto when installed, else pandoc + Typst]"
 	@echo "  ONLY          build only these authorities, comma-separated slugs [every authority]"
-	@echo "  FORMATS       formats to render, comma-separated from html,pdf,docx [all three]"
 	@echo "  BUILD_DIR     the build's private working files, never published [.cache/build/<key of REPORTS_DIR>]"
+	@echo
+	@echo "One build per REPORTS_DIR at a time: a second one waits (REPORTS_DIR/.wellbeing-reports"
+	@echo "is its lock and marker). clean-reports empties only the default folder or one holding"
+	@echo "that marker, never an empty path, /, your home or the project."
 
 setup: $(VENV)/.installed ## Create the virtual environment and install everything (run once)
 
@@ -66,19 +74,19 @@ $(DEMO_DATA): $(SYNTH_INPUTS) | $(VENV)/.installed
 	$(PY) -m analysis.synthetic --out $@
 
 validate: setup ## Validate an extract and nothing else: make validate DATA=path [MAPPING=file]
-	@$(PY) -m analysis.validation $(DATA) $(MAPPING_ARG)
+	@$(PY) -m analysis.validation "$$DATA" $(MAPPING_ARG)
 
 params: setup $(if $(filter $(DEMO_DATA),$(DATA)),$(DEMO_DATA)) ## Write a parameter file for every authority that lacks one
-	@$(PY) -m analysis.cli params --data $(DATA) $(MAPPING_ARG) --params-dir $(PARAMS_DIR)
+	@$(PY) -m analysis.cli params --data "$$DATA" $(MAPPING_ARG) --params-dir "$$PARAMS_DIR"
 
 review: setup $(if $(filter $(DEMO_DATA),$(DATA)),$(DEMO_DATA)) ## Write the confidential comment-review files in REVIEW_DIR (keeps approvals and edits)
-	@$(PY) -m analysis.comments --data $(DATA) $(MAPPING_ARG) --params-dir $(PARAMS_DIR) \
-	  --review-dir $(REVIEW_DIR)
+	@$(PY) -m analysis.comments --data "$$DATA" $(MAPPING_ARG) --params-dir "$$PARAMS_DIR" \
+	  --review-dir "$$REVIEW_DIR"
 
 reports: setup $(if $(filter $(DEMO_DATA),$(DATA)),$(DEMO_DATA)) ## Build every authority's briefing, the national briefing and the index
-	@$(PY) -m analysis.build --data $(DATA) $(MAPPING_ARG) --params-dir $(PARAMS_DIR) \
-	  --reports-dir $(REPORTS_DIR) --jobs $(JOBS) --renderer $(RENDERER) --review-dir $(REVIEW_DIR) \
-	  --only "$(ONLY)" --formats "$(FORMATS)"
+	@$(PY) -m analysis.build --data "$$DATA" $(MAPPING_ARG) --params-dir "$$PARAMS_DIR" \
+	  --reports-dir "$$REPORTS_DIR" --jobs "$$JOBS" --formats "$$FORMATS" --renderer "$$RENDERER" \
+	  --review-dir "$$REVIEW_DIR" --only "$$ONLY"
 
 lab: setup $(DEMO_DATA) ## Open JupyterLab on the project, notebooks ready to run
 	$(VENV)/bin/jupyter lab --notebook-dir=. notebooks/
@@ -89,9 +97,10 @@ bench: setup $(DEMO_DATA) ## Run the performance benchmark and print its figures
 bless: setup ## Re-execute the golden nbval notebooks after an intended change
 	$(PY) tests/bless_golden.py all
 
-clean-reports: ## Delete built reports (keeps parameter files)
-	rm -rf $(REPORTS_DIR)/* $(REPORTS_DIR)/.build
-	@$(PY) -c "import shutil, sys; from analysis.build import build_dir; shutil.rmtree(build_dir(sys.argv[1]), ignore_errors=True)" $(REPORTS_DIR)
+clean-reports: ## Empty REPORTS_DIR (only the default or a folder the build wrote; keeps parameter files)
+	@bash scripts/clean-reports.sh "$$REPORTS_DIR" reports
+	@$(PY) -c "import shutil, sys; from analysis.build import build_dir; shutil.rmtree(build_dir(sys.argv[1]), ignore_errors=True)" "$$REPORTS_DIR"
 
 clean: clean-reports ## Delete generated data, reports and the virtual environment
-	rm -rf $(VENV) data/synthetic .pytest_cache .ruff_cache
+	@case "$$VENV" in ""|/|.|..|"$$HOME") echo "clean: refusing VENV='$$VENV'" >&2; exit 1;; esac
+	rm -rf -- "$$VENV" data/synthetic .pytest_cache .ruff_cache

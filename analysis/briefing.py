@@ -35,9 +35,10 @@ from typing import Any
 
 import pandas as pd
 
+from analysis import escape
 from analysis.codebook import PROJECT_ROOT, load_codebook
 from analysis.disclosure import SUPPRESSION_RULE_TEXT, disclosure_sentence
-from analysis.slug import slugify
+from analysis.slug import authority_slug
 from analysis.text import fmt_pct, in_n
 
 #: Where the standalone notebook looks for data when no ``data`` is given.
@@ -563,7 +564,7 @@ class Briefing:
 
     @property
     def slug(self) -> str:
-        return slugify(self.la_name)
+        return authority_slug(self.la_name, self.la_code)
 
     @property
     def surveys(self) -> list[str]:
@@ -629,7 +630,7 @@ def national_from_extract(path: str | Path) -> dict[str, Any]:
 
 @lru_cache(maxsize=16)
 def _read_csv_cached(stamp: tuple[str, float, int]) -> pd.DataFrame:
-    return pd.read_csv(stamp[0])
+    return pd.read_csv(stamp[0], keep_default_na=False, na_values=[""])  # "NA" is a name
 
 
 def read_optional_csv(path: Path) -> pd.DataFrame | None:
@@ -643,7 +644,7 @@ def first_authority(tables: Mapping[str, pd.DataFrame]) -> str:
     """The first authority of the data, in the build's order (sorted by slug)."""
     comp = tables["comparisons"]
     names = comp.groupby("la_code")["la_name"].first()
-    return min(names.index, key=lambda c: (slugify(str(names[c])), str(c)))
+    return min(names.index, key=lambda c: (authority_slug(str(names[c]), str(c)), str(c)))
 
 
 def answers_by_survey(tables: Mapping[str, pd.DataFrame], la_code: str,
@@ -740,7 +741,7 @@ def prepare(
             "code_version": code_version or "not recorded (not built by make reports)",
             "build_date": build_date or "not recorded (not built by make reports)",
         },
-        figures=figures_folder(out_dir, slugify(indicators.la_name(tables, code))),
+        figures=figures_folder(out_dir, authority_slug(indicators.la_name(tables, code), code)),
         by_gender=_wellbeing_by_gender(tables, code, year),
         region=region or "",
         neighbours=list(neighbours or []),
@@ -846,7 +847,7 @@ def cover_markdown(b: Briefing) -> str:
     """Who answered: the authority, the year, answers per survey (and response rates)."""
     cb = load_codebook()
     lines = [
-        f"**{b.la_name}**, surveys of {b.survey_year}.",
+        f"**{escape.markdown(b.la_name)}**, surveys of {b.survey_year}.",
         "",
         "This briefing sets out what children in care and care leavers here told the "
         "Bright Spots surveys, compared with children in care in other authorities and, "

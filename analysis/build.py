@@ -28,13 +28,16 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import json
 import multiprocessing as mp
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -43,8 +46,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analysis import guard
 from analysis.codebook import PROJECT_ROOT
 from analysis.errors import UserError
+from analysis.escape import log_text
 from analysis.files import write_atomic
 from analysis.params import Authority, ensure_params, resolve_params
 
@@ -55,7 +60,7 @@ FORMATS = ("html", "pdf", "docx")
 EXTRA_DOCUMENTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("young_people", "young-people", "what you told us, and what happens next", ("html", "pdf")),
 )
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: authorities carry their answer counts
 CODE_GLOBS = (
     "analysis/**/*.py",
     "analysis/templates/*",
@@ -199,6 +204,8 @@ def national_stage(
 
     t0 = time.monotonic()
     df = load_valid_extract(data, mapping)
+    # Folder names are checked before anything is written (two authorities, one folder).
+    auths = authorities(df, source=str(data))
     log.info(f"Validated {data}: {len(df):,} answers from {df['la_code'].nunique()} authorities "
              f"({time.monotonic() - t0:.1f} s)")
     t1 = time.monotonic()
@@ -220,7 +227,7 @@ def national_stage(
     results.drivers.to_csv(scratch / "drivers_full.csv", index=False)
     shutil.rmtree(paths.national_work, ignore_errors=True)
     os.replace(scratch, paths.national_work)
-    return authorities(df)
+    return auths
 
 
 def briefing_years(auths: list[Authority], params_dir: Path) -> dict[str, int]:
@@ -256,6 +263,7 @@ class Job:
     warm: bool = True
     notebooks: tuple[str, ...] = LA_NOTEBOOKS
     title: str = ""
+    key: str = ""  # la_code ("national" for the national briefing): outcomes are keyed by it
     formats: tuple[str, ...] = FORMATS
     #: formats already published with this fingerprint (kept, not rendered again)
     kept_formats: tuple[str, ...] = ()
@@ -271,6 +279,7 @@ class Outcome:
     cell: str = ""
     kept: str = ""
     files: list[str] = field(default_factory=list)
+    key: str = ""
 
 
 def _cell_of(exc: BaseException) -> str:
@@ -314,16 +323,24 @@ def run_job(job: Job) -> Outcome:
                     formats=formats, renderer=job.renderer,
                     metadata={"title": title, "date": date},
                 )
-        files = publish(job.scratch, job.out_dir)
-        withdraw_stale(job)
-        built = sorted(set(job.formats) | set(job.kept_formats), key=FORMATS.index)
-        write_json_atomic(job.stamp, {"fingerprint": job.fingerprint, "files": files,
-                                      "formats": built})
+        current_formats = tuple(sorted(set(job.formats) | set(job.kept_formats),
+                                       key=FORMATS.index))
+        global _PUBLISHING
+        _PUBLISHING = True  # a stop request now waits until the set is complete
+        try:
+            files = publish(job.scratch, job.out_dir, current_formats)
+            withdraw_stale(job)
+            write_json_atomic(job.stamp, {"fingerprint": job.fingerprint, "files": files,
+                                          "formats": list(current_formats)})
+        finally:
+            _PUBLISHING = False
+            if _STOP_REQUESTED is not None:
+                _stop_worker(_STOP_REQUESTED, None)
         seconds = time.monotonic() - start
         job.log_file.write_text(f"built {job.slug} in {seconds:.1f} s\n", encoding="utf-8")
-        return Outcome(job.slug, job.name, True, seconds, files=files)
+        return Outcome(job.slug, job.name, True, seconds, files=files, key=job.key)
     except BaseException as exc:  # noqa: BLE001 - isolated: reported, never raised
-        if isinstance(exc, KeyboardInterrupt):
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         return fail_job(job, exc, current, start)
 
@@ -387,28 +404,65 @@ def fail_job(job: Job, exc: BaseException, stage: str, start: float) -> Outcome:
     reason = f"{ename}: {evalue}".strip().splitlines()[0][:300]
     cell = _cell_of(exc)
     where = f"{stage}.ipynb {cell}".strip() if stage != "render" else "rendering"
+    if isinstance(exc, OSError) and not getattr(exc, "ename", None):
+        reason = guard.disk_message(exc)
     kept = ""
     failed_nb = job.scratch / f"{stage}.ipynb"
-    if failed_nb.exists():
-        debug = job.out_dir / "failed"
-        debug.mkdir(parents=True, exist_ok=True)
-        os.replace(failed_nb, debug / failed_nb.name)
-        kept = str(debug / failed_nb.name)
-    for name in output_files(job.kind):
-        (job.out_dir / name).unlink(missing_ok=True)
-    renderer_log = getattr(exc, "log", "")  # RenderError: the renderer's own output
-    job.log_file.write_text(
-        f"FAILED {job.slug} at {where}: {reason}\n\n{''.join(traceback.format_exception(exc))}"
-        + (f"\nRenderer output:\n{renderer_log}\n" if renderer_log else ""),
-        encoding="utf-8",
-    )
-    return Outcome(job.slug, job.name, False, time.monotonic() - start, reason, where, kept)
+    if job.kind == "authority":
+        # Everything this authority had published goes (never a mix of old and new).
+        withdraw(job.out_dir, keep_failed=False)
+    else:  # the national folder also holds drivers.csv from the national stage
+        for fmt in FORMATS:
+            (job.out_dir / f"briefing.{fmt}").unlink(missing_ok=True)
+    try:
+        if failed_nb.exists():
+            debug = job.out_dir / "failed"
+            debug.mkdir(parents=True, exist_ok=True)
+            os.replace(failed_nb, debug / failed_nb.name)
+            kept = str(debug / failed_nb.name)
+        renderer_log = getattr(exc, "log", "")  # RenderError: the renderer's own output
+        job.log_file.write_text(
+            f"FAILED {job.slug} at {where}: {reason}\n\n"
+            f"{''.join(traceback.format_exception(exc))}"
+            + (f"\nRenderer output:\n{renderer_log}\n" if renderer_log else ""),
+            encoding="utf-8",
+        )
+    except OSError:
+        pass  # disk full: the summary still names the failure
+    shutil.rmtree(job.scratch, ignore_errors=True)
+    return Outcome(job.slug, job.name, False, time.monotonic() - start, reason, where, kept,
+                   key=job.key)
 
 
-def publish(scratch: Path, out_dir: Path) -> list[str]:
-    """Move a finished build into place, file by file, each move atomic."""
+def withdraw(out_dir: Path, keep_failed: bool = False) -> None:
+    """Remove every published file of one authority (its folder is named by its slug).
+
+    ``keep_failed`` keeps ``failed/`` (the executed notebook of a failed build).
+    """
+    if out_dir.is_symlink() or not out_dir.is_dir():
+        return
+    for child in out_dir.iterdir():
+        if keep_failed and child.name == "failed":
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+    if not any(out_dir.iterdir()):
+        out_dir.rmdir()
+
+
+def publish(scratch: Path, out_dir: Path, formats: tuple[str, ...] = FORMATS) -> list[str]:
+    """Move a finished build into place, file by file, each move atomic.
+
+    Briefing formats not built this time are removed: an old PDF beside a new
+    web page would be a mix of two builds.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out_dir / "failed", ignore_errors=True)
+    for fmt in FORMATS:
+        if fmt not in formats:
+            (out_dir / f"briefing.{fmt}").unlink(missing_ok=True)
     moved = []
     for src in sorted(scratch.rglob("*")):
         if src.is_dir():
@@ -422,11 +476,42 @@ def publish(scratch: Path, out_dir: Path) -> list[str]:
     return moved
 
 
-def _warm_up() -> None:
-    """Worker initialiser: start the kernel and import the analysis package early."""
-    import contextlib
+_PUBLISHING = False
+_STOP_REQUESTED: int | None = None
 
+
+def _stop_worker(signum: int, frame: Any) -> None:
+    """A worker told to stop (the build was interrupted): stop its kernel, then exit.
+
+    While an authority's files are being moved into place the stop waits for
+    the last one (renames: milliseconds), so a stop never leaves a mixed set.
+    """
+    global _STOP_REQUESTED
+    if _PUBLISHING:
+        _STOP_REQUESTED = signum
+        return
+    from analysis.kernels import shutdown
+
+    shutdown()
+    os._exit(128 + signum)
+
+
+def _warm_up(parent_pid: int | None = None) -> None:
+    """Worker initialiser: die with the build, start the kernel, import the package early.
+
+    Ctrl-C reaches every process of the terminal's group; workers ignore it so
+    the build decides (it stops them with SIGTERM and prints its summary).
+    """
     from analysis.kernels import warm_kernel
+
+    if parent_pid is not None:
+        guard.die_with_parent(parent_pid)
+        # Out of the terminal's process group: Ctrl-C reaches the build alone
+        # (not the worker's pandoc, whose death would look like a failure).
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_worker)
 
     with contextlib.suppress(Exception):
         km = warm_kernel()
@@ -445,9 +530,9 @@ def _warm_up() -> None:
 class Logger:
     """Plain log lines when not on a terminal; a live progress line when on one."""
 
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream=None):
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
 
     def info(self, msg: str) -> None:
         print(msg, file=self.stream, flush=True)
@@ -471,7 +556,7 @@ class Progress:
         self.failed += 0 if outcome.ok else 1
         elapsed = time.monotonic() - self.start
         eta = elapsed / self.done * (self.total - self.done)
-        status = "built" if outcome.ok else f"FAILED ({outcome.error})"
+        status = "built" if outcome.ok else f"FAILED ({log_text(outcome.error, 300)})"
         line = (f"[{self.done}/{self.total}] {outcome.slug}: {status} in {outcome.seconds:.1f} s"
                 f" | elapsed {elapsed:.0f} s, about {eta:.0f} s left")
         if self.bar is not None:
@@ -564,9 +649,11 @@ def plan_jobs(
         try:
             params = resolve_params(auth, paths.params, codes)
         except UserError as exc:
-            (paths.reports / auth.slug / "briefing.html").unlink(missing_ok=True)
+            # All of its published files go: none would match the parameters asked for.
+            withdraw(out_dir)
             (paths.stamps / f"{auth.slug}.json").unlink(missing_ok=True)
-            failures.append(Outcome(auth.slug, auth.la_name, False, 0.0, str(exc), "parameters"))
+            failures.append(Outcome(auth.slug, auth.la_name, False, 0.0, str(exc), "parameters",
+                                    key=auth.la_code))
             continue
         nb_params = {
             "la_code": auth.la_code,
@@ -599,15 +686,18 @@ def plan_jobs(
             try:
                 nb_params["quotes_file"] = str(prepare_quotes(review_dir, auth, params, paths))
             except Exception as exc:  # noqa: BLE001 - isolated: this authority fails, not all
+                withdraw(out_dir)  # none of its old files may stay beside the failure
+                (paths.stamps / f"{auth.slug}.json").unlink(missing_ok=True)
                 failures.append(Outcome(auth.slug, auth.la_name, False, 0.0,
-                                        f"{type(exc).__name__}: {exc}"[:300], "quotes"))
+                                        f"{type(exc).__name__}: {exc}"[:300], "quotes",
+                                        key=auth.la_code))
                 continue
         jobs.append(Job(
             kind="authority", slug=auth.slug, name=auth.la_name, params=nb_params,
             fingerprint=fingerprint, out_dir=out_dir, scratch=paths.scratch / auth.slug,
             stamp=stamp, log_file=paths.logs / f"{auth.slug}.log", renderer=renderer,
             warm=warm, title=f"{auth.la_name}: children's well-being briefing",
-            formats=formats, kept_formats=kept,
+            key=auth.la_code, formats=formats, kept_formats=kept,
         ))
     return jobs, failures
 
@@ -665,7 +755,8 @@ def national_job(paths: Paths, national_fp: str, code_fp: str, renderer: str,
         out_dir=paths.national, scratch=paths.scratch / "_national",
         stamp=paths.stamps / "_national.json", log_file=paths.logs / "national.log",
         renderer=renderer, warm=warm, notebooks=("national",),
-        title="Children's well-being: the national picture", formats=formats,
+        title="Children's well-being: the national picture",
+        key="national", formats=formats,
     )
 
 
@@ -673,38 +764,97 @@ def build_index(paths: Paths, auths: list[Authority], outcomes: dict[str, Outcom
                 years: dict[str, int]) -> Path:
     from analysis.render import render_index
 
-    def entry(slug: str, name: str, year: Any, folder: Path) -> dict[str, Any]:
+    def entry(key: str, slug: str, name: str, year: Any, folder: Path) -> dict[str, Any]:
         formats = {f: f"{slug}/briefing.{f}" for f in FORMATS
                    if (folder / f"briefing.{f}").exists()}
         young = {f: f"{slug}/young-people.{f}" for f in FORMATS
                  if (folder / f"young-people.{f}").exists()}
-        out = outcomes.get(slug)
+        out = outcomes.get(key)
         ok = bool(formats) and (out is None or out.ok)
         return {"name": name, "slug": slug, "survey_year": year, "formats": formats,
                 "young_people": young, "status": "built" if ok else "failed",
                 "note": "" if ok else (out.error if out else "not built")}
 
-    entries = [entry("national", "National briefing (all authorities)", "", paths.national)]
-    entries += [entry(a.slug, a.la_name, years.get(a.slug, a.latest_year), paths.reports / a.slug)
-                for a in auths]
+    entries = [entry("national", "national", "National briefing (all authorities)", "",
+                     paths.national)]
+    entries += [entry(a.la_code, a.slug, a.la_name, years.get(a.la_code, a.latest_year),
+                      paths.reports / a.slug) for a in auths]
     return render_index(entries, paths.reports / "index.html",
                         title="Children's well-being briefings")
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM during the build: stop the workers, summarise, exit 130/143."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise Interrupted(signum)
+
+
+def check_inputs(args: argparse.Namespace, paths: Paths) -> tuple[Path, Path | None]:
+    """Every path the build reads or writes, checked before any work (one-line errors)."""
+    for value, variable in ((args.data, "DATA"), (args.reports_dir, "REPORTS_DIR"),
+                            (args.params_dir, "PARAMS_DIR")):
+        if not str(value).strip():
+            raise UserError(f"{variable} is empty: give a path ({variable}=path), or leave it "
+                            "out for the default.")
+    data = Path(args.data)
+    mapping = Path(args.mapping) if args.mapping else None
+    guard.input_file(data, "DATA", "; `make data` writes the demonstration extract")
+    if mapping is not None:
+        guard.input_file(mapping, "MAPPING", "; see docs/column-mapping.md")
+    guard.output_folder(paths.reports, "REPORTS_DIR")
+    guard.output_folder(paths.params, "PARAMS_DIR")
+    return data, mapping
+
+
+def withdraw_dropped(paths: Paths, auths: list[Authority], log: Logger) -> None:
+    """Authorities no longer in the data: their published folders are removed.
+
+    Only folders the build published are touched: those recorded in
+    ``published.json`` (and, for builds before it existed, those with a stamp).
+    """
+    record = paths.work / "published.json"
+    current = {a.slug for a in auths}
+    before = set(read_json(record).get("slugs", []))
+    if paths.stamps.is_dir():
+        before |= {p.stem for p in paths.stamps.glob("*.json") if not p.stem.startswith("_")}
+    for slug in sorted(before - current):
+        if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", slug) or slug in ("national", "logs"):
+            continue
+        folder = paths.reports / slug
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+            log.info(f"Withdrew {folder}: no authority with this folder name is in the data")
+        (paths.stamps / f"{slug}.json").unlink(missing_ok=True)
+        (paths.logs / f"{slug}.log").unlink(missing_ok=True)
+    write_json_atomic(record, {"slugs": sorted(current)})
 
 
 def run(args: argparse.Namespace, log: Logger) -> int:
     t0 = time.monotonic()
     paths = Paths(reports=Path(args.reports_dir), params=Path(args.params_dir))
+    data, mapping = check_inputs(args, paths)
+    formats = parse_formats(args.formats)
+    lock = guard.BuildLock(paths.reports)
+    lock.acquire(log, wait=not args.no_wait)
+    try:
+        return _run_locked(args, log, paths, data, mapping, formats, t0)
+    finally:
+        lock.release()
+
+
+def _run_locked(args: argparse.Namespace, log: Logger, paths: Paths, data: Path,
+                mapping: Path | None, formats: tuple[str, ...], t0: float) -> int:
+    guard.remove_stale_kernel_folders()
     private_dir(paths.work)
     # Builds before the folder moved kept it inside the reports: not publishable.
     shutil.rmtree(paths.reports / ".build", ignore_errors=True)
-    data = Path(args.data)
-    mapping = Path(args.mapping) if args.mapping else None
-    if not data.exists():
-        raise UserError(f"{data}: no such file (DATA). "
-                        "`make data` writes the demonstration extract.")
     only = parse_list(args.only, None, "ONLY")
-    formats = tuple(sorted(parse_list(args.formats, FORMATS, "FORMATS") or FORMATS,
-                           key=FORMATS.index))
     data_fp = text_hash(file_hash(data), file_hash(mapping) if mapping else "")
     code_fp = code_hash()
     state = read_json(paths.state_file)
@@ -722,7 +872,8 @@ def run(args: argparse.Namespace, log: Logger) -> int:
 
     if (not args.force and state.get("version") == STATE_VERSION
             and state.get("national") == national_fp and paths.national_work.exists()):
-        auths = [Authority(a["la_code"], a["la_name"], a["latest_year"], tuple(a["years"]))
+        auths = [Authority(a["la_code"], a["la_name"], a["latest_year"], tuple(a["years"]),
+                           tuple(tuple(x) for x in a.get("answers", [])))
                  for a in state["authorities"]]
         log.info("Extract and code unchanged: national stage up to date "
                  f"({len(auths)} authorities)")
@@ -732,7 +883,8 @@ def run(args: argparse.Namespace, log: Logger) -> int:
         write_json_atomic(paths.state_file, {
             "version": STATE_VERSION, "national": national_fp,
             "authorities": [{"la_code": a.la_code, "la_name": a.la_name,
-                             "latest_year": a.latest_year, "years": list(a.years)} for a in auths],
+                             "latest_year": a.latest_year, "years": list(a.years),
+                             "answers": [list(x) for x in a.answers]} for a in auths],
         })
 
     selected = select_authorities(auths, only, data)
@@ -743,10 +895,12 @@ def run(args: argparse.Namespace, log: Logger) -> int:
         log.info(f"Added missing keys to {p}")
     for p in orphans:
         log.info(f"Skipped {p}: no authority with this name is in {data}")
+    withdraw_dropped(paths, auths, log)
 
     review_dir = Path(args.review_dir) if args.review_dir else None
     jobs, failures = plan_jobs(selected, paths, national_fp, code_fp, renderer, data_fp,
-                               args.force, not args.cold, log, review_dir, formats, auths)
+                               args.force, not args.cold, log, review_dir=review_dir,
+                               formats=formats, every=auths)
     nat = national_job(paths, national_fp, code_fp, renderer, data_fp, not args.cold, formats)
     needed, nat.kept_formats = formats_needed(read_json(nat.stamp), nat.fingerprint, formats,
                                               paths.national, "national", args.force)
@@ -758,41 +912,118 @@ def run(args: argparse.Namespace, log: Logger) -> int:
     if formats != FORMATS:
         log.info(f"FORMATS: rendering {', '.join(formats)} only")
 
-    outcomes: dict[str, Outcome] = {o.slug: o for o in failures}
+    outcomes: dict[str, Outcome] = {o.key: o for o in failures}
     up_to_date = len(selected) + 1 - len(jobs) - len(failures)
-    if jobs:
-        log.info(f"Building {len(jobs)} briefing(s) with {args.jobs} worker(s); "
-                 f"{up_to_date} already up to date")
-        outcomes.update(execute(jobs, args.jobs, log))
+    interrupted: Interrupted | None = None
     index = paths.reports / "index.html"
-    if jobs or failures or not index.exists():
-        years = {a.slug: a.latest_year for a in auths}
-        for j in jobs:
-            if j.kind == "authority":
-                years[j.slug] = j.params["survey_year"]
-        build_index(paths, auths, outcomes, years)
-    return summarise(auths, outcomes, up_to_date, index, time.monotonic() - t0, log)
+    index_error = ""
+    if jobs:
+        workers, note = guard.worker_count(args.jobs, len(jobs))
+        if note:
+            log.info(note)
+        log.info(f"Building {len(jobs)} briefing(s) with {workers} worker(s); "
+                 f"{up_to_date} already up to date")
+        done, interrupted = execute(jobs, workers, log)
+        outcomes.update(done)
+    try:
+        if jobs or failures or not index.exists():
+            years = {a.la_code: a.latest_year for a in auths}
+            for j in jobs:
+                if j.kind == "authority":
+                    years[j.key] = j.params["survey_year"]
+            build_index(paths, auths, outcomes, years)
+    except OSError as exc:
+        index_error = guard.disk_message(exc)
+    status = summarise(auths, outcomes, up_to_date, index, time.monotonic() - t0, log)
+    if index_error:
+        log.info(f"  Index not updated: {index_error}")
+        status = 1
+    if interrupted is not None:
+        left = len(jobs) - len([j for j in jobs if j.key in outcomes])
+        log.info(f"Interrupted ({interrupted}): {left} briefing(s) not finished; finished ones "
+                 "are kept. Run again to finish the rest.")
+        return 128 + interrupted.signum
+    return status
 
 
-def execute(jobs: list[Job], workers: int, log: Logger) -> dict[str, Outcome]:
+def parse_formats(text: str | None) -> tuple[str, ...]:
+    """``FORMATS``: a comma-separated subset of html, pdf, docx (in that order)."""
+    if not text:
+        return FORMATS
+    wanted = {f.strip().lower() for f in str(text).split(",") if f.strip()}
+    unknown = sorted(wanted - set(FORMATS))
+    if unknown or not wanted:
+        raise UserError(f"FORMATS={text!r}: use a comma-separated list of "
+                        f"{', '.join(FORMATS)} (e.g. FORMATS=html,pdf)")
+    return tuple(f for f in FORMATS if f in wanted)
+
+
+def execute(jobs: list[Job], workers: int, log: Logger
+            ) -> tuple[dict[str, Outcome], Interrupted | None]:
+    """Run the jobs in ``workers`` processes; Ctrl-C or SIGTERM stops them all cleanly.
+
+    Workers (and through them their kernels) die with this process even when
+    it is killed outright (parent-death signal); on an interruption they are
+    stopped here, unfinished jobs are dropped and what finished is returned.
+    """
     progress = Progress(len(jobs), log)
     results: dict[str, Outcome] = {}
     ctx = mp.get_context("spawn")
     workers = max(1, min(workers, len(jobs)))
+    kernel_dir = guard.kernel_folder()
+    previous_env = os.environ.get(guard.KERNEL_DIR_ENV)
+    os.environ[guard.KERNEL_DIR_ENV] = kernel_dir  # inherited by the spawned workers
+    previous_term = signal.signal(signal.SIGTERM, _raise_interrupted)
+    interrupted: Interrupted | None = None
+    pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_warm_up,
+                                  initargs=(os.getpid(),))
     try:
-        with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_warm_up) as pool:
-            futures = {pool.submit(run_job, job): job for job in jobs}
-            for fut in cf.as_completed(futures):
-                job = futures[fut]
-                try:
-                    out = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a worker died
-                    out = Outcome(job.slug, job.name, False, 0.0, f"worker crashed: {exc}", "")
-                results[job.slug] = out
-                progress.update(out)
+        futures = {pool.submit(run_job, job): job for job in jobs}
+        for fut in cf.as_completed(futures):
+            job = futures[fut]
+            try:
+                out = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a worker died
+                out = Outcome(job.slug, job.name, False, 0.0, f"worker crashed: {exc}", "",
+                              key=job.key)
+                if job.kind == "authority":  # its files may be half old, half new
+                    withdraw(job.out_dir)
+                    job.stamp.unlink(missing_ok=True)
+            results[job.key] = out
+            progress.update(out)
+    except KeyboardInterrupt:
+        interrupted = Interrupted(signal.SIGINT)
+    except Interrupted as exc:
+        interrupted = exc
     finally:
+        signal.signal(signal.SIGTERM, previous_term)
         progress.close()
-    return results
+        if interrupted is not None:
+            _stop_pool(pool)
+        else:
+            pool.shutdown(wait=True)
+        if previous_env is None:
+            os.environ.pop(guard.KERNEL_DIR_ENV, None)
+        else:
+            os.environ[guard.KERNEL_DIR_ENV] = previous_env
+        shutil.rmtree(kernel_dir, ignore_errors=True)
+    return results, interrupted
+
+
+def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
+    """Stop every worker now (SIGTERM: each stops its kernel), then SIGKILL stragglers."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    deadline = time.monotonic() + 10
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.join(max(0.1, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join(2)
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def renderer_note(requested: str, chosen: str) -> str:
@@ -821,7 +1052,7 @@ def summarise(auths: list[Authority], outcomes: dict[str, Outcome], up_to_date: 
     for o in sorted(failed, key=lambda o: o.slug):
         where = f" at {o.cell}" if o.cell else ""
         kept = f" (executed notebook kept: {o.kept})" if o.kept else ""
-        log.info(f"  FAILED {o.name} [{o.slug}]{where}: {o.error}{kept}")
+        log.info(f"  FAILED {log_text(o.name)} [{o.slug}]{where}: {log_text(o.error, 600)}{kept}")
     return 1 if failed else 0
 
 
@@ -831,7 +1062,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--mapping", default=None)
     p.add_argument("--params-dir", default="params")
     p.add_argument("--reports-dir", default="reports")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--jobs", default=str(guard.cpu_count()),
+                   help="authorities built at once (capped by cores and memory)")
+    p.add_argument("--formats", default="",
+                   help="comma-separated briefing formats: html,pdf,docx (default: all)")
     p.add_argument("--renderer", choices=("auto", "quarto", "pandoc"), default="auto")
     p.add_argument("--only", default="",
                    help="comma-separated slugs: build only these authorities (ONLY)")
@@ -840,6 +1074,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--review-dir", default="review",
                    help="the comment-review folder (`make review`); approved quotes come from it")
     p.add_argument("--force", action="store_true", help="rebuild everything")
+    p.add_argument("--no-wait", action="store_true",
+                   help="stop at once if another build is running on REPORTS_DIR")
     p.add_argument("--cold", action="store_true",
                    help="a fresh kernel per notebook (slower; for comparison)")
     return p.parse_args(argv)
@@ -848,14 +1084,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     log = Logger()
+    previous_term = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
+        args.jobs = guard.parse_jobs(args.jobs)
         return run(args, log)
     except UserError as exc:
         log.info(str(exc))
         return exc.exit_code
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
         log.info("Interrupted: finished authorities are kept; run again to finish the rest.")
-        return 130
+        return 128 + signum
+    except OSError as exc:
+        log.info(guard.disk_message(exc))
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
 
 
 if __name__ == "__main__":

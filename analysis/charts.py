@@ -27,7 +27,6 @@ chart needs).
 from __future__ import annotations
 
 import math
-import re
 import textwrap
 from collections.abc import Iterable
 from pathlib import Path
@@ -38,6 +37,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 
+from analysis import escape  # noqa: E402
 from analysis.codebook import Codebook, load_codebook  # noqa: E402
 from analysis.disclosure import SUPPRESSION_RULE_TEXT  # noqa: E402
 
@@ -221,10 +221,6 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = DPI) -> Path:
     return p
 
 
-def _md_escape(text: str) -> str:
-    return re.sub(r"([\[\]])", r"\\\1", text)
-
-
 def figure_markdown(
     fig: Figure, folder: str | Path, name: str, caption: str, alt: str
 ) -> str:
@@ -235,8 +231,8 @@ def figure_markdown(
     relative to the notebook's working directory), with forward slashes.
     """
     path = save_figure(fig, Path(folder) / f"{name}.png")
-    alt_clean = " ".join(alt.split()).replace('"', "'")
-    return f'![{_md_escape(caption)}]({path.as_posix()}){{fig-alt="{alt_clean}"}}'
+    return (f"![{escape.markdown(caption)}](<{path.as_posix()}>)"
+            f"{{fig-alt={escape.markdown_attribute(alt)}}}")
 
 
 def _fmt(value: Any) -> str:

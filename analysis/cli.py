@@ -15,11 +15,22 @@ from analysis.errors import UserError
 
 def cmd_params(args: argparse.Namespace) -> int:
     """Write a parameter file for every authority in the data that lacks one."""
+    from analysis import guard
     from analysis.params import authorities, ensure_params
     from analysis.validation import load_valid_extract
 
-    df = load_valid_extract(Path(args.data), Path(args.mapping) if args.mapping else None)
-    auths = authorities(df)
+    for value, variable in ((args.data, "DATA"), (args.params_dir, "PARAMS_DIR")):
+        if not str(value).strip():
+            raise UserError(f"{variable} is empty: give a path ({variable}=path), or leave it "
+                            "out for the default.")
+    data = Path(args.data)
+    mapping = Path(args.mapping) if args.mapping else None
+    guard.input_file(data, "DATA", "; `make data` writes the demonstration extract")
+    if mapping is not None:
+        guard.input_file(mapping, "MAPPING", "; see docs/column-mapping.md")
+    guard.output_folder(Path(args.params_dir), "PARAMS_DIR")
+    df = load_valid_extract(data, mapping)
+    auths = authorities(df, source=str(data))
     created, updated, orphans = ensure_params(auths, Path(args.params_dir))
     print(f"{len(auths)} authorities in {args.data}: {len(created)} parameter file(s) written, "
           f"{len(updated)} completed with missing keys, "
@@ -43,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        from analysis.guard import disk_message
+
+        print(disk_message(exc), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ import yaml
 from analysis.codebook import load_codebook
 from analysis.errors import ExtractError
 
+#: A column-mapping file lists headers and recodes: a few kilobytes at most.
+MAX_MAPPING_BYTES = 1_000_000
 #: dtype of every column of a read extract: pandas' default text dtype (missing = NaN).
 TEXT_DTYPE = pd.StringDtype(na_value=np.nan)
 
@@ -134,18 +136,10 @@ def _decode(path: Path, raw: bytes) -> str:
 def _parse_csv(path: Path, text: str) -> pd.DataFrame:
     """Parse CSV text into a frame of stripped strings; check the header and row lengths."""
     text = _LEADING_BLANK_LINES.sub("", text)  # the header is the first line with text
-    # Field counts per record (blank lines skipped, as pandas does): pandas fills
-    # a short row with blanks silently, which would hide a broken row. Strict
-    # mode also catches an unclosed quote, which would swallow the rest of the file.
-    reader = csv.reader(io.StringIO(text), strict=True)
-    try:
-        lengths = [len(r) for r in reader if r]
-    except csv.Error as exc:
-        raise ExtractError(
-            f"{path}: the file cannot be read as CSV: {exc} at line {reader.line_num} of the "
-            "file. Check for a stray or unclosed quote mark (\") on that line or the one "
-            "where the quoted value starts."
-        ) from None
+    if "\r" in text and "\n" not in text:
+        # Line ends of bare carriage returns (old Mac exports): read as line ends.
+        text = text.replace("\r", "\n")
+    lengths = _record_lengths(path, text)
     header = next(csv.reader(io.StringIO(text)))
     long_rows = [i for i, n in enumerate(lengths[1:], start=1) if n > len(header)]
     if long_rows:
@@ -215,6 +209,64 @@ def _parse_csv(path: Path, text: str) -> pd.DataFrame:
                 f"{path}: the file has a header but no rows of answers (only empty rows)."
             )
     return df.reset_index(drop=True)
+
+
+#: Longest value accepted in one cell (Python's csv default limit, 128 KiB):
+#: no survey answer comes near it, so a longer one is a broken export.
+MAX_CELL = 131_072
+
+
+def _record_lengths(path: Path, text: str) -> list[int]:
+    """Field counts per record (blank lines skipped, as pandas does), checking quotes.
+
+    pandas fills a short row with blanks silently, which would hide a broken
+    row. Strict mode catches an unclosed quote, which would swallow the rest
+    of the file: it is reported at the line where the quoted value *opens*.
+    A cell longer than ``MAX_CELL`` is reported as such, with its line.
+    """
+    previous = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)  # measured here, so an overlong cell is named as one
+    reader = csv.reader(io.StringIO(text), strict=True)
+    lengths: list[int] = []
+    start = 1  # line where the record being read starts
+    try:
+        for record in reader:
+            if record:
+                lengths.append(len(record))
+                longest = max(map(len, record))
+                if longest > MAX_CELL:
+                    column = max(range(len(record)), key=lambda i: len(record[i])) + 1
+                    raise ExtractError(
+                        f"{path}: line {start}, field {column}: a value of {longest:,} "
+                        f"characters, over the {MAX_CELL:,}-character limit for one cell. "
+                        "The export is probably broken there (a stray quote mark or a "
+                        "pasted document); fix or remove that value."
+                    )
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise ExtractError(_csv_problem(path, text, start, reader.line_num, exc)) from None
+    finally:
+        csv.field_size_limit(previous)
+    return lengths
+
+
+def _csv_problem(path: Path, text: str, start: int, line: int, exc: csv.Error) -> str:
+    """A readable message for a csv.Error, naming the line where the bad record starts."""
+    lines = text.splitlines()
+    opening = lines[start - 1] if 0 < start <= len(lines) else ""
+    rest = "\n".join(lines[start - 1:])
+    if "new-line character" in str(exc):
+        return (f"{path}: line {line}: a line ends with a bare carriage return (CR) inside "
+                "a row; save the file again as 'CSV UTF-8 (comma delimited)' with ordinary "
+                "line ends.")
+    if rest.count('"') % 2 == 1 or "unexpected end of data" in str(exc):
+        where = opening.find('"')
+        snippet = opening[max(0, where):][:40] if where >= 0 else opening[:40]
+        return (f"{path}: line {start}: a quote mark (\") opens a value that is never "
+                f"closed (it starts {snippet!r}), so the rest of the file would be read as "
+                "one value. Close or remove that quote mark.")
+    return (f"{path}: line {start}: the file cannot be read as CSV ({exc}). Check for a "
+            "stray quote mark (\") on that line.")
 
 
 def strip_text(df: pd.DataFrame) -> pd.DataFrame:
@@ -306,7 +358,14 @@ def load_mapping(path: str | Path) -> ColumnMapping:
     path = Path(path)
     where = f"column mapping {path}"
     if not path.exists():
-        raise ExtractError(f"{where}: no such file.")
+        raise ExtractError(f"{where}: no such file. Check the path (MAPPING=...).")
+    if path.is_dir():
+        raise ExtractError(f"{where}: is a folder, not a mapping file. Give the file's path "
+                           "(MAPPING=...).")
+    if path.stat().st_size > MAX_MAPPING_BYTES:
+        raise ExtractError(f"{where}: the file is {path.stat().st_size:,} bytes, over the "
+                           f"{MAX_MAPPING_BYTES:,}-byte limit for a mapping file (it holds "
+                           "header names and value recodes); give the right file.")
     try:
         raw: Any = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_StringLoader)
     except UnicodeDecodeError:

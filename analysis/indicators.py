@@ -520,7 +520,8 @@ def write_national_tables(tables: dict[str, pd.DataFrame], folder: str | Path) -
 def _read_table(path: Path) -> pd.DataFrame:
     head = pd.read_csv(path, nrows=0).columns
     dtype: dict[str, str] = {c: "string" for c in _TEXT_COLUMNS if c in head}
-    frame = pd.read_csv(path, dtype=dtype, keep_default_na=True)
+    # Only a blank cell is missing (as written): an authority named "NA" stays "NA".
+    frame = pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=[""])
     for col in _TEXT_COLUMNS:
         if col in frame.columns:
             frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
@@ -930,13 +931,13 @@ def load_tables(
 
 def first_authority(tables: dict[str, pd.DataFrame]) -> str:
     """The first authority in the build's order (by slug): a notebook's default."""
-    from analysis.slug import slugify
+    from analysis.slug import authority_slug
 
     comp = tables["comparisons"]
     names = comp.groupby("la_code")["la_name"].first()
     if names.empty:
         raise UserError("the national tables hold no authority")
-    return str(min(names.index, key=lambda c: (slugify(str(names[c])), str(c))))
+    return str(min(names.index, key=lambda c: (authority_slug(str(names[c]), str(c)), str(c))))
 
 
 def csv_ready(frame: pd.DataFrame) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import atexit
 import os
-import tempfile
+import shutil
 import time
 from pathlib import Path
 from queue import Empty
@@ -25,6 +25,8 @@ from typing import Any
 import papermill
 from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.manager import KernelManager
+
+from analysis.guard import KERNEL_DIR_ENV, kernel_folder, kernel_preexec
 
 START_ATTEMPTS = 3
 RESET_CODE = """\
@@ -80,21 +82,38 @@ _KM: KernelManager | None = None
 _RUNTIME_DIR: str | None = None
 
 
-def _start_kernel() -> KernelManager:
+def _runtime_dir() -> str:
+    """The kernels' socket folder: the build's (``WB_KERNEL_DIR``), else this process's.
+
+    The build makes one folder for all its workers and removes it at the end;
+    a process on its own makes ``wb-kernels-<pid>-*`` and removes it at exit
+    (a killed process's folder is removed by the next build).
+    """
     global _RUNTIME_DIR
     if _RUNTIME_DIR is None:
-        _RUNTIME_DIR = tempfile.mkdtemp(prefix="wb-kernels-")
+        given = os.environ.get(KERNEL_DIR_ENV)
+        if given and os.path.isdir(given):
+            _RUNTIME_DIR = given
+        else:
+            _RUNTIME_DIR = kernel_folder()
+            atexit.register(shutil.rmtree, _RUNTIME_DIR, True)
+    return _RUNTIME_DIR
+
+
+def _start_kernel() -> KernelManager:
+    runtime = _runtime_dir()
     last: Exception | None = None
     for attempt in range(START_ATTEMPTS):
-        conn = os.path.join(_RUNTIME_DIR, f"kernel-{os.getpid()}-{attempt}.json")
+        conn = os.path.join(runtime, f"kernel-{os.getpid()}-{attempt}.json")
         km = KernelManager(
             kernel_name="python3", transport="ipc", connection_file=conn,
             client_class="analysis.kernels.QuickReadyClient",
         )
-        km.ip = os.path.join(_RUNTIME_DIR, f"ipc-{os.getpid()}-{attempt}")
+        km.ip = os.path.join(runtime, f"ipc-{os.getpid()}-{attempt}")
         try:
             env = {**os.environ, "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-            km.start_kernel(env=env)
+            # The kernel dies with its worker (parent-death signal), even on kill -9.
+            km.start_kernel(env=env, preexec_fn=kernel_preexec)
             kc = km.client()
             kc.start_channels()
             kc.wait_for_ready(timeout=60)

@@ -18,7 +18,7 @@ import yaml
 from analysis.codebook import load_codebook
 from analysis.errors import ParamsError
 from analysis.files import write_atomic
-from analysis.slug import slugify
+from analysis.slug import authority_slug, check_unique
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,6 +55,11 @@ SYNTHETIC_CONFIG = Path(__file__).resolve().parent.parent / "data" / "reference"
 MAX_REGION = 80
 #: Longest promise accepted in ``we_will`` (characters): a sentence a child can read.
 MAX_PROMISE = 300
+#: A parameter file holds a handful of keys; anything bigger is a mistake (or
+#: an attack: a 57 MB file once stalled every worker at 4.6 GB), refused unread.
+MAX_PARAMS_BYTES = 1_000_000
+#: Larger cohorts than any authority has: a typing slip (an extra zero or two).
+MAX_COHORT = 100_000
 
 
 @dataclass(frozen=True)
@@ -65,18 +70,35 @@ class Authority:
     la_name: str
     latest_year: int
     years: tuple[int, ...]
+    #: (survey_year, survey, answers): checks cohort sizes (a rate over 100%).
+    answers: tuple[tuple[int, str, int], ...] = ()
 
     @property
     def slug(self) -> str:
-        return slugify(self.la_name)
+        return authority_slug(self.la_name, self.la_code)
+
+    def answers_in(self, year: int) -> dict[str, int]:
+        return {survey: n for y, survey, n in self.answers if y == year}
 
 
-def authorities(df: pd.DataFrame) -> list[Authority]:
-    """Every authority in a validated extract, sorted by slug (stable order)."""
+def authorities(df: pd.DataFrame, source: str = "the extract") -> list[Authority]:
+    """Every authority in a validated extract, sorted by slug (stable order).
+
+    Raises :class:`analysis.slug.SlugError` when two authorities would share
+    an output folder, before anything is written.
+    """
     years = df.groupby("la_code")["survey_year"].agg(lambda s: tuple(sorted({int(v) for v in s})))
     names = df.groupby("la_code")["la_name"].first()
+    check_unique(((str(code), str(names[code])) for code in years.index), source)
+    counts: dict[str, list[tuple[int, str, int]]] = {}
+    if "survey" in df.columns:
+        sizes = df.groupby(["la_code", "survey_year", "survey"]).size()
+        for (code, year, survey), n in sizes.items():
+            counts.setdefault(str(code), []).append((int(year), str(survey), int(n)))
     out = [
-        Authority(str(code), str(names[code]), int(ys[-1]), ys) for code, ys in years.items()
+        Authority(str(code), str(names[code]), int(ys[-1]), ys,
+                  tuple(sorted(counts.get(str(code), []))))
+        for code, ys in years.items()
     ]
     return sorted(out, key=lambda a: a.slug)
 
@@ -95,8 +117,16 @@ def default_params(auth: Authority) -> dict[str, Any]:
 
 
 def read_params(path: Path) -> dict[str, Any]:
-    """Read one parameter file, with a clear error for broken YAML."""
+    """Read one parameter file, with a clear error for broken YAML or an oversized file."""
     try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise ParamsError(f"{path}: is a folder, not a parameter file; remove or rename it")
+        if size > MAX_PARAMS_BYTES:
+            raise ParamsError(
+                f"{path}: parameter file is {size:,} bytes, over the {MAX_PARAMS_BYTES:,}-byte "
+                "limit (a parameter file holds a few lines); replace it with the few keys "
+                "it needs, or delete it to have it written again")
         with path.open(encoding="utf-8") as fh:
             data = yaml.safe_load(fh)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -134,25 +164,45 @@ def check_params(path: Path, params: dict[str, Any], auth: Authority,
                 if unknown_codes := sorted(set(neighbours) - known - {auth.la_code}):
                     problems.append(f"neighbours has code(s) not in the data: "
                                     f"{', '.join(unknown_codes)}")
-    if str(params.get("la_code", auth.la_code)) != auth.la_code:
-        problems.append(f"la_code {params.get('la_code')!r} is not {auth.la_code!r}")
+    code = params.get("la_code", auth.la_code)
+    if not isinstance(code, str) or code != auth.la_code:
+        problems.append(f"la_code {code!r} is not {auth.la_code!r}")
     year = params.get("survey_year", auth.latest_year)
-    if not isinstance(year, int) or year not in auth.years:
+    years = ", ".join(map(str, auth.years))
+    if year is None:
+        year = auth.latest_year
+    if isinstance(year, str) and year.strip().isdigit():
+        problems.append(f"survey_year is the text {year!r}, not a number: write it without "
+                        f"quotes (survey_year: {year.strip()})")
+    elif not isinstance(year, int) or isinstance(year, bool):
+        problems.append(f"survey_year {year!r} is not a year: give a whole number such as "
+                        f"{auth.latest_year} (years in the data: {years})")
+    elif year not in auth.years:
         problems.append(
             f"survey_year {year!r} has no answers for this authority "
-            f"(years in the data: {', '.join(map(str, auth.years))})"
+            f"(years in the data: {years})"
         )
     sizes = params.get("cohort_sizes") or {}
     surveys = list(load_codebook().surveys)
     if not isinstance(sizes, dict) or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sizes.values()
+        isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_COHORT
+        for v in sizes.values()
     ):
-        problems.append("cohort_sizes must map survey codes to positive whole numbers")
+        problems.append("cohort_sizes must map survey codes to positive whole numbers "
+                        f"(at most {MAX_COHORT:,}, written without quotes)")
     elif unknown_surveys := sorted(map(str, set(sizes) - set(surveys))):
         problems.append(
             f"cohort_sizes has unknown survey code(s) {', '.join(unknown_surveys)}"
             f" (survey codes: {', '.join(surveys)})"
         )
+    elif isinstance(year, int) and auth.answers:
+        answered = auth.answers_in(year)
+        over = [f"{s}: {sizes[s]} eligible but {answered[s]} answered"
+                for s in surveys if s in sizes and answered.get(s, 0) > sizes[s]]
+        if over:
+            problems.append(
+                f"cohort_sizes are smaller than the answers in {year} ({'; '.join(over)}), "
+                "a response rate over 100%: give the number of children eligible to answer")
     promises = params.get("we_will")
     if promises is not None and not (
         isinstance(promises, list)
@@ -186,6 +236,22 @@ def ensure_params(
     Returns (created, updated, orphans): orphans are parameter files for
     authorities absent from the data; they are reported, never deleted.
     """
+    try:
+        return _ensure_params(auths, params_dir)
+    except OSError as exc:
+        raise ParamsError(
+            f"{exc.filename or params_dir}: cannot write parameter files there "
+            f"({exc.strerror or exc}). PARAMS_DIR must be a folder you can write to "
+            f"(now {str(params_dir)!r}); give another with PARAMS_DIR=path"
+        ) from None
+
+
+def _ensure_params(
+    auths: Iterable[Authority], params_dir: Path
+) -> tuple[list[Path], list[Path], list[Path]]:
+    if params_dir.exists() and not params_dir.is_dir():
+        raise ParamsError(f"{params_dir}: is a file, not a folder. PARAMS_DIR must be the "
+                          "folder of parameter files; give another with PARAMS_DIR=path")
     params_dir.mkdir(parents=True, exist_ok=True)
     created: list[Path] = []
     updated: list[Path] = []

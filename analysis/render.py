@@ -52,6 +52,7 @@ from typing import Any
 
 import yaml
 
+from analysis import escape
 from analysis.files import write_atomic
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -90,6 +91,12 @@ QUARTO_ONLY_KEYS = frozenset(
 REPR_PATTERN = re.compile(r"^\[?<[^\n]*>\]?$")
 CELL_OPTION_PATTERN = re.compile(r"^#\|\s?(.*)$")
 TIMEOUT_SECONDS = 300
+# The briefing Markdown never uses inline raw HTML or TeX (notebook HTML
+# outputs arrive as ``{=html}`` raw blocks): with those extensions off, any
+# markup that slipped past the escaping of data (analysis.escape) stays text.
+PANDOC_MARKDOWN = "markdown-raw_html-raw_tex"
+#: Metadata fields that are text for readers (escaped as Markdown when overridden).
+TEXT_METADATA = frozenset({"title", "subtitle", "author", "abstract", "description"})
 
 
 class RenderError(RuntimeError):
@@ -271,13 +278,9 @@ def _fence(text: str, info: str) -> str:
     return f"{ticks}{info}\n{text.rstrip(chr(10))}\n{ticks}"
 
 
-def _attr_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
-
-
 def _image_markdown(path: Path, caption: str, alt: str) -> str:
-    label = caption.replace("[", "\\[").replace("]", "\\]")
-    return f"![{label}](<{path.as_posix()}>){{alt={_attr_quote(alt)}}}"
+    return (f"![{escape.markdown(caption)}](<{path.as_posix()}>)"
+            f"{{alt={escape.markdown_attribute(alt)}}}")
 
 
 class _Assembler:
@@ -389,6 +392,13 @@ def _resolve_special_date(value: Any) -> Any:
     return value
 
 
+def escape_metadata(meta: Mapping[str, str]) -> dict[str, str]:
+    """Override values are plain text (an authority's name in the title): pandoc and
+    Quarto read metadata text fields as Markdown, so those are escaped; settings
+    such as ``lang`` are passed as they are."""
+    return {k: escape.markdown(v) if k in TEXT_METADATA else v for k, v in meta.items()}
+
+
 def _pandoc_metadata(front: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, Any]:
     meta = {k: v for k, v in front.items() if k not in QUARTO_ONLY_KEYS}
     meta.update(overrides)
@@ -410,7 +420,9 @@ def build_markdown(notebook: Path, asset_dir: Path,
     assembler = _Assembler(notebook, asset_dir)
     assembler.run(_read_notebook(notebook))
     meta = _pandoc_metadata(assembler.meta, metadata or {})
-    header = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, default_flow_style=False)
+    written = {**meta, **escape_metadata({k: meta[k] for k in (metadata or {}) if k in meta})}
+    header = yaml.safe_dump(written, allow_unicode=True, sort_keys=False,
+                            default_flow_style=False)
     body = "\n\n".join(block.strip("\n") for block in assembler.blocks)
     return f"---\n{header}---\n\n{body}\n", meta
 
@@ -489,7 +501,7 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 def _run_pandoc(args: list[str], markdown: str, cwd: Path, env: Mapping[str, str],
                 notebook: Path, fmt: str) -> bytes:
-    cmd = [_pandoc_path(), "--from", "markdown", "--lua-filter", str(LUA_FILTER),
+    cmd = [_pandoc_path(), "--from", PANDOC_MARKDOWN, "--lua-filter", str(LUA_FILTER),
            "--resource-path", str(cwd), *args]
     try:
         proc = subprocess.run(cmd, input=markdown.encode("utf-8"), cwd=cwd, env=dict(env),
@@ -877,7 +889,8 @@ def _render_with_quarto(notebook: Path, out_dir: Path, stem: str, formats: list[
         partial_dir.mkdir()
         partials = [p.relative_to(notebook.parent) for p in typst_partials(partial_dir)]
         lua_filter = quarto_filter(partial_dir).relative_to(notebook.parent)
-        meta = quarto_front_matter(front, overrides, formats, partials, lua_filter)
+        meta = quarto_front_matter(front, escape_metadata(overrides), formats, partials,
+                                   lua_filter)
         epoch = _source_date_epoch(meta)
         if epoch is not None and "SOURCE_DATE_EPOCH" not in env:
             env["SOURCE_DATE_EPOCH"] = str(epoch)

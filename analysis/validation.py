@@ -630,6 +630,9 @@ def main(argv: list[str] | None = None) -> int:
             warnings.simplefilter("always", ExtractWarning)
             df = read_extract(args.path, args.mapping)
         typed, warns = validate_frame(df, source=args.path)
+        from analysis.params import authorities
+
+        authorities(typed, source=args.path)  # two authorities, one output folder
     except UserError as exc:
         print(str(exc), file=sys.stderr)
         return exc.exit_code

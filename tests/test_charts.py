@@ -65,8 +65,8 @@ def test_figure_markdown_uses_relative_path_and_alt(tmp_path: Path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     fig = la_vs_others_chart(_rows(), "rights", "Rights")
     md = figure_markdown(fig, "figures", "rights", "Rights [2025]", 'Dot chart "quoted"')
-    assert md == ('![Rights \\[2025\\]](figures/rights.png)'
-                  '{fig-alt="Dot chart \'quoted\'"}')
+    assert md == ('![Rights \\[2025\\]](<figures/rights.png>)'
+                  '{fig-alt="Dot chart \\"quoted\\""}')
     assert (tmp_path / "figures" / "rights.png").exists()
 
 

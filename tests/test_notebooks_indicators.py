@@ -43,5 +43,5 @@ def test_notebook_runs_on_precomputed_tables(tmp_path: Path) -> None:
     assert pngs == ["recovery.png", "relationships.png", "resilience.png", "rights.png",
                     "wellbeing.png"]
     text = (work / "indicators.ipynb").read_text(encoding="utf-8")
-    assert "](figures/relationships.png){fig-alt=" in text
+    assert "](<figures/relationships.png>){fig-alt=" in text
     assert "image/png" not in text  # charts are files, not embedded

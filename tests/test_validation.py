@@ -389,7 +389,7 @@ UNREADABLE: list[tuple[str, bytes, str]] = [
     ("utf-16", "response_id,la_code\n".encode("utf-16"), "UTF-16"),
     ("latin-1", _header_and("R1,E06000001,Caf\xe9 Town,ylbc,2024\n").encode("latin-1"),
      "not UTF-8 text: byte 0xE9 at offset"),
-    ("unclosed quote", _header_and('R1,"E06000001,x\nR2,y\n').encode(), "cannot be read as CSV"),
+    ("unclosed quote", _header_and('R1,"E06000001,x\nR2,y\n').encode(), "line 2: a quote mark"),
     ("long row", _header_and("," * len(CB.columns) + "\n").encode(), "more fields than the header"),
     ("short row", _header_and("R1,E06000001\n").encode(), "fewer fields than the header"),
     ("semicolons", ";".join(CB.columns).encode() + b"\n1;2\n", "separated by ';'"),

@@ -113,7 +113,17 @@ local function typst_source(src)
   return pandoc.path.normalize(pandoc.path.join({ pandoc.system.get_working_directory(), src }))
 end
 
+-- Images come only from local files the notebook wrote (or data: URIs):
+-- a URL would be fetched at build time (--embed-resources) or at view time.
+local function check_image_source(src)
+  local scheme = src:match("^(%a[%w+.-]*):")
+  if scheme and scheme:lower() ~= "data" and #scheme > 1 then
+    error("refusing to fetch an image from a URL: " .. src)
+  end
+end
+
 local function typst_image(img)
+  check_image_source(img.src)
   local args = { typst_string(typst_source(img.src)) }
   local alt = image_alt(img)
   if alt ~= "" then
@@ -157,6 +167,7 @@ local figure_pass = {
 
 local image_pass = {
   Image = function(img)
+    check_image_source(img.src)
     local alt = img.attributes["fig-alt"]
     if alt then
       -- Pandoc's writers take alt text from the image's description (its
