@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import briefing as br
+from analysis import escape
 from analysis.codebook import load_codebook
 
 #: Items per at-a-glance list (the detail has the rest).
@@ -300,7 +301,8 @@ def spine_markdown(tables: Mapping[str, pd.DataFrame], b: br.Briefing) -> str:
     rows = spine_rows(tables, b)
     if rows.empty:
         return "Too few results have a published figure to draw them all at once."
-    fig = spine_figure(rows, f"Every result at once: {b.la_name} against all authorities")
+    # No name in the picture: matplotlib would read a "$" in it as mathematics.
+    fig = spine_figure(rows, "Every result at once, against all authorities")
     return figure_markdown(fig, b.figures, "spine", "Every result at once (better to the "
                            "right; the shape gives the result)", spine_alt(rows, b.la_name))
 
@@ -432,7 +434,7 @@ def cover_markdown(b: br.Briefing) -> str:
     total = b.answers[b.answers["survey"] == "total"]["answers"]
     answered = ("" if total.empty or pd.isna(total.iloc[0])
                 else f" {int(total.iloc[0]):,} questionnaires were returned.")
-    text = [f"**{b.la_name}**, surveys of {b.survey_year}.{answered}", "",
+    text = [f"**{escape.markdown(b.la_name)}**, surveys of {b.survey_year}.{answered}", "",
             "What children in care and care leavers here told the Bright Spots surveys, "
             "against children in care in other authorities. The first two pages are the "
             "briefing at a glance; the detail follows, with every table in the appendix."]

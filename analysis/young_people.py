@@ -38,6 +38,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis import escape
 from analysis.briefing import Briefing, published
 
 #: Age groups as a child says them.
@@ -138,12 +139,6 @@ def tenths(share: float) -> int:
     return max(0, min(9, math.floor(s / 10 + 0.5))) if s > 0 else 0
 
 
-def escape_markdown(text: str) -> str:
-    """A parameter-file string shown as written: Markdown and HTML characters escaped."""
-    clean = " ".join(str(text).split())
-    return re.sub(r"([\\`*_{}\[\]<>#|~^$@!&])", r"\\\1", clean)
-
-
 @dataclass(frozen=True)
 class Finding:
     """One thing children said, ready to be put into words."""
@@ -226,7 +221,7 @@ def intro_markdown(b: Briefing) -> str:
     total = total_answers(b)
     who = f"the {total} of you" if total else "all of you"
     return "\n".join([
-        f"In {b.survey_year}, children and young people in care in {b.la_name} "
+        f"In {b.survey_year}, children and young people in care in {escape.markdown(b.la_name)} "
         "filled in a survey about their lives.",
         "",
         f"**Thank you** to {who} who took part. This is what you told us, "
@@ -275,7 +270,7 @@ def better_markdown(b: Briefing) -> str:
 
 def promises_markdown(we_will: Sequence[str] | None) -> str:
     """The council's commitments (the parameter file's ``we_will``), or a placeholder."""
-    items = [escape_markdown(w) for w in (we_will or []) if str(w).strip()]
+    items = [escape.markdown(w) for w in (we_will or []) if str(w).strip()]
     text = ["## What happens next", ""]
     if not items:
         from analysis.briefing import callout
