@@ -1069,8 +1069,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--renderer", choices=("auto", "quarto", "pandoc"), default="auto")
     p.add_argument("--only", default="",
                    help="comma-separated slugs: build only these authorities (ONLY)")
-    p.add_argument("--formats", default="",
-                   help="comma-separated formats from html,pdf,docx (FORMATS; default all)")
     p.add_argument("--review-dir", default="review",
                    help="the comment-review folder (`make review`); approved quotes come from it")
     p.add_argument("--force", action="store_true", help="rebuild everything")
