@@ -39,7 +39,7 @@ from analysis import escape
 from analysis.codebook import PROJECT_ROOT, load_codebook
 from analysis.disclosure import SUPPRESSION_RULE_TEXT, disclosure_sentence
 from analysis.slug import authority_slug
-from analysis.text import fmt_pct, in_n
+from analysis.text import CERTAINTY_WORDS, comparison_phrase, expected_phrase, fmt_pct, in_n
 
 #: Where the standalone notebook looks for data when no ``data`` is given.
 DEFAULT_DATA = (
@@ -278,7 +278,10 @@ def _groups(surveys: Sequence[str]) -> str:
 
 
 def _more_or_fewer(row: Mapping[str, Any]) -> str:
-    return "More" if float(row["pct"]) > float(row["others_pct"]) else "Fewer"
+    """'More' or 'Fewer': against the case-mix expectation the flag is about, where there is one."""
+    ref = row.get("expected_pct")
+    ref = row["others_pct"] if _missing(ref) else ref
+    return "More" if float(row["pct"]) > float(ref) else "Fewer"
 
 
 def comparison_sentence(row: Mapping[str, Any], lead: str = "") -> str:
@@ -300,10 +303,13 @@ def comparison_sentence(row: Mapping[str, Any], lead: str = "") -> str:
     more = _more_or_fewer(row)
     if lead:
         more = f"{lead}: {more.lower()}"
+    expected = expected_phrase(row.get("expected_pct"), str(row["survey"]))
+    sure = CERTAINTY_WORDS.get(str(row.get("certainty") or ""), "")
     return (
         f"{more} {group} here than in other authorities {statement}: "
         f"{in_n(pct)} ({fmt_pct(pct)}) against {fmt_pct(row['others_pct'])} across all "
-        "authorities."
+        "authorities" + (f" and {expected}" if expected else "")
+        + (f"; {sure}" if sure else "") + "."
     )
 
 
@@ -317,13 +323,10 @@ def wellbeing_sentence(row: Mapping[str, Any], extra: Mapping[str, Any] | None =
     group = who(str(row["survey"]))
     pct = float(row["pct"])
     flag = str(row.get("flag"))
-    national = ("" if _missing(row.get("others_pct"))
-                else f" ({fmt_pct(row['others_pct'])} across all authorities)")
-    if flag == "similar":
-        compare = f"similar to other authorities{national}"
-    else:
-        word = "better" if flag == "better" else "worse"
-        compare = f"{word} than other authorities{national}"
+    compare = comparison_phrase(flag if flag in ("better", "worse") else "similar",
+                                row.get("others_pct"), row.get("expected_pct"),
+                                str(row["survey"]), str(row.get("certainty") or ""),
+                                " across all authorities")
     text = f"{_cap(quantity(pct, group))} ({fmt_pct(pct)}) {measure.statement}, {compare}"
     if extra is not None and not _missing(extra.get("pct")) and not _missing(
         extra.get("genpop_pct")
@@ -346,7 +349,11 @@ def published(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _gap(rows: pd.DataFrame) -> pd.Series:
-    return (rows["pct"].astype(float) - rows["others_pct"].astype(float)).abs()
+    """Size of the difference the flag is about: from the case-mix expectation if there is one."""
+    ref = rows["others_pct"].astype(float)
+    if "expected_pct" in rows.columns:
+        ref = rows["expected_pct"].astype(float).fillna(ref)
+    return (rows["pct"].astype(float) - ref).abs()
 
 
 def ranked(rows: pd.DataFrame, flag: str) -> pd.DataFrame:
@@ -409,7 +416,8 @@ def key_messages(indicators: pd.DataFrame, wellbeing: pd.DataFrame) -> list[str]
         summary = (
             f"Of {total} results that could be compared with other authorities, "
             f"{_count_word(n_better)} {'was' if n_better == 1 else 'were'} better, "
-            f"{_count_word(n_worse)} worse and the rest similar."
+            f"{_count_word(n_worse)} worse and the rest similar, allowing for the age and "
+            f"gender of the children. {chance_sentence(pub)}"
         )
     care_wb = _wellbeing_row(wellbeing, IN_CARE)
     leaver_wb = _wellbeing_row(wellbeing, (LEAVERS,))
@@ -443,6 +451,38 @@ def key_messages(indicators: pd.DataFrame, wellbeing: pd.DataFrame) -> list[str]
     slots = slots[:MAX_MESSAGES]
     indexed = sorted(enumerate(slots), key=lambda t: (t[1][0], t[0]))
     return [text for _, (_, text) in indexed]
+
+
+def family_size(rows: pd.DataFrame) -> int:
+    """How many results the briefing's chance control covered (0 when not known)."""
+    if "family_size" not in rows.columns or rows.empty:
+        return 0
+    sizes = pd.to_numeric(rows["family_size"], errors="coerce").dropna()
+    return int(sizes.max()) if not sizes.empty else 0
+
+
+def chance_sentence(rows: pd.DataFrame) -> str:
+    """How many flags chance alone would give, for the results of this briefing.
+
+    The flags come from ``analysis.fairness``: the false discovery rate is
+    held at ``FDR`` across every result of the briefing, so when nothing
+    really differs at most about 1 briefing in 20 shows any flag at all;
+    testing each result on its own at 5% would flag about 1 in 20 results.
+    """
+    from analysis.fairness import FDR
+
+    m = family_size(rows)
+    if m == 0:
+        return ""
+    per_test = FDR * m
+    alone = (f"about {per_test:.0f}" if per_test >= 1.5 else "about 1" if per_test >= 0.5
+             else "fewer than 1")
+    return (f"A result is called better or worse only when chance is an unlikely "
+            f"explanation across all {m} results in this briefing (including the changes "
+            f"since the last survey): if nothing really differed here, chance alone would "
+            f"give no flag at all in about {round(1 / FDR) - 1} briefings out of "
+            f"{round(1 / FDR)}, where testing each result on its own would flag {alone} "
+            f"of them.")
 
 
 def _count_word(n: int) -> str:
@@ -509,16 +549,21 @@ def indicator_table(rows: pd.DataFrame, with_genpop: bool = False,
     from analysis.disclosure import display_table
 
     cb = load_codebook()
-    cols = ["n", "pct", "others_pct"] + (["genpop_pct"] if with_genpop else [])
+    has_expected = "expected_pct" in rows.columns
+    cols = (["n", "pct", "others_pct"] + (["expected_pct"] if has_expected else [])
+            + (["genpop_pct"] if with_genpop else []))
     shown = display_table(rows[[*cols, "suppressed"]].reset_index(drop=True),
                           value_columns=cols, decimals=0)
-    shown["pct"] = [v if v.startswith("[") else f"{v}%" for v in shown["pct"]]
-    shown["others_pct"] = [v if v.startswith("[") else f"{v}%" for v in shown["others_pct"]]
+    for c in ("pct", "others_pct", "expected_pct"):
+        if c in shown.columns:
+            shown[c] = [v if v.startswith("[") else f"{v}%" for v in shown[c]]
     out = pd.DataFrame({"Measure": [cb.measure(m).label for m in rows["indicator"]]})
     if with_who:
         out["Who"] = [_cap(who(s)) for s in rows["survey"]]
     out["Here"] = shown["pct"].to_numpy()
     out["All authorities"] = shown["others_pct"].to_numpy()
+    if has_expected:
+        out["Expected here"] = shown["expected_pct"].to_numpy()
     if with_genpop:
         out["General population"] = [
             v if v.startswith("[") else f"{v}%" for v in shown["genpop_pct"]]
@@ -558,6 +603,7 @@ class Briefing:
     #: The national comparison tables (internal, unsuppressed): only for the spine chart,
     #: which reads every authority's *published* figures from them (``analysis.glance``).
     tables: Mapping[str, pd.DataFrame] | None = field(default=None, repr=False)
+    power: pd.DataFrame | None = None  # indicators.POWER_COLUMNS rows of this authority-year
     #: Approved, redacted quotes (analysis.comments) and comments per theme (>= 10 only).
     quotes: list[Any] = field(default_factory=list)
     theme_counts: dict[str, int] = field(default_factory=dict)
@@ -716,8 +762,8 @@ def prepare(
             focus = focus[focus["survey_year"].astype(int) == year]
     if not data_hash and source is not None:
         data_hash = build_data_hash(source)
-    la_ind = indicators.la_indicators(tables, code, year, "indicator")
-    la_wb = indicators.la_indicators(tables, code, year, "wellbeing")
+    la_ind = indicators.la_indicators(tables, code, year, "indicator", extra=True)
+    la_wb = indicators.la_indicators(tables, code, year, "wellbeing", extra=True)
     comparators = None
     if neighbours or region_codes:
         from analysis import comparators as cmp
@@ -730,7 +776,7 @@ def prepare(
         survey_year=year,
         indicators=la_ind,
         wellbeing=la_wb,
-        change=indicators.la_change(tables, code, year),
+        change=indicators.la_change(tables, code, year, extra=True),
         answers=answers_by_survey(tables, code, year),
         cohort_sizes={str(k): int(v) for k, v in (cohort_sizes or {}).items()},
         drivers=extras.get("drivers"),
@@ -748,6 +794,7 @@ def prepare(
         region_codes=list(region_codes or []),
         comparators=comparators,
         tables=tables,
+        power=indicators.la_power(tables, code, year),
         quotes=read_quotes_file(quotes_file)[0],
         theme_counts=read_quotes_file(quotes_file)[1],
     )
@@ -891,6 +938,9 @@ def cover_markdown(b: Briefing) -> str:
     if over:
         note += ("\n\nMore questionnaires were returned than the number of eligible children "
                  f"given for {', '.join(over)}: check `cohort_sizes` in the parameter file.")
+    power = power_sentence(b.power)
+    if power:
+        note += "\n\n" + power
     return "\n".join(lines) + "\n\n" + table + note
 
 
@@ -904,6 +954,39 @@ def low_response_text(surveys: Sequence[str]) -> str:
     return (f"Fewer than 3 in 10 of the children eligible answered *{names}*. Those who "
             "answered may not speak for all of them: read these results with caution, and "
             "ask how more children can be helped to take part next time.")
+
+
+def power_sentence(power: pd.DataFrame | None) -> str:
+    """What differences this authority's numbers of answers can detect, per survey.
+
+    e.g. "How big a difference can be told from chance here: with about 30
+    answers from young people aged 11 to 17, only differences from other
+    authorities of about 25 percentage points or more, ...". So that
+    "similar" is not read as "no problem" where numbers are small.
+    """
+    if power is None or power.empty:
+        return ""
+    parts = []
+    order = {s: i for i, s in enumerate(load_codebook().surveys)}
+    recs = sorted(power.to_dict("records"), key=lambda r: order.get(str(r["survey"]), 99))
+    for rec in recs:
+        survey = str(rec["survey"])
+        if survey not in order or _missing(rec.get("min_difference_pp")):
+            continue
+        n = int(rec["n"])
+        size = float(rec["min_difference_pp"])
+        answers = f"about {n}" if n >= 10 else "fewer than 10"
+        if n < 10:
+            parts.append(f"{answers} answers from {who(survey)}, too few to compare")
+        else:
+            parts.append(f"{answers} answers from {who(survey)}, differences of about "
+                         f"{math.floor(size + 0.5):d} percentage points or more")
+    if not parts:
+        return ""
+    return ("**How big a difference can be told from chance here.** For a typical result, "
+            "with " + "; with ".join(parts) + " would reliably show as better or worse. "
+            "Smaller real differences may show as *similar*, so *similar* is not the same "
+            "as *no problem*.")
 
 
 def wellbeing_markdown(b: Briefing) -> str:
@@ -931,7 +1014,8 @@ def wellbeing_markdown(b: Briefing) -> str:
     table = indicator_table(rows, with_genpop=True)
     text += ["", pipe_table(table, "Well-being measures by age group ([x] = no "
                             "general-population figure)",
-                            right=("Here", "All authorities", "General population", "Answers"))]
+                            right=("Here", "All authorities", "Expected here",
+                                   "General population", "Answers"))]
     gender = gender_table(b.by_gender)
     if gender is not None:
         text += ["", "Published research finds girls in care more likely than boys to have "
@@ -985,7 +1069,7 @@ def domain_markdown(b: Briefing, domain: str) -> str:
     text += ["", chart_markdown(b, rows, domain, domain, f"{label}: children in care",
                                 f"{label}: {b.la_name} against other authorities")]
     text += ["", pipe_table(indicator_table(rows), f"{label}: children in care",
-                            right=("Here", "All authorities", "Answers"))]
+                            right=("Here", "All authorities", "Expected here", "Answers"))]
     text += _quotes_block(b, domain)
     return "\n".join(text)
 
@@ -1043,7 +1127,8 @@ def leavers_markdown(b: Briefing) -> str:
     table = indicator_table(both, with_genpop=True, with_who=False)
     table.insert(1, "Area", [load_codebook().domains.get(d, d) for d in both["domain"]])
     text += ["", pipe_table(table, "Care leavers: all measures",
-                            right=("Here", "All authorities", "General population", "Answers"))]
+                            right=("Here", "All authorities", "Expected here",
+                                   "General population", "Answers"))]
     text += _quotes_block(b, "leavers")
     return "\n".join(text)
 
@@ -1193,8 +1278,11 @@ def focus_markdown(b: Briefing) -> str:
         if not fresh:
             items.append("    - *What councils did:* see the examples above.")
     body = ("Experiences that go with higher well-being nationally, where children here do "
-            "less well than elsewhere, largest expected difference first, with published "
-            "examples of what councils changed:\n\n" + "\n".join(items))
+            "less well than elsewhere once their age and gender are allowed for (a clear or "
+            "probable difference, not chance). Each gap is first shrunk towards other "
+            "authorities by how uncertain it is; the list starts with the gap that goes with "
+            "the most well-being, with published examples of what councils changed:\n\n"
+            + "\n".join(items))
     return "\n".join(head) + "\n" + callout("tip", "Focus areas", body)
 
 
@@ -1237,8 +1325,11 @@ def change_markdown(b: Briefing, top: int = 5) -> str:
     n_dec = int((moved["flag"] == "declined").sum())
     text.append(
         f"Compared with {prev}, {_count_word(n_imp)} result{'s' if n_imp != 1 else ''} "
-        f"improved and {_count_word(n_dec)} declined by more than chance would explain; "
-        f"the other {len(pub) - len(moved)} with enough answers in both years were similar."
+        f"improved and {_count_word(n_dec)} declined by more than they did in other "
+        "authorities over the same years, allowing for the age and gender of the children and for "
+        "chance across all the results of this briefing; the other "
+        f"{len(pub) - len(moved)} with enough answers in both years moved no more than "
+        "elsewhere (a national change is not this authority's change)."
     )
     if not moved.empty:
         moved["_gap"] = (moved["pct"] - moved["prev_pct"]).abs()
@@ -1248,7 +1339,9 @@ def change_markdown(b: Briefing, top: int = 5) -> str:
             "Who": [_cap(who(s)) for s in moved["survey"]],
             str(prev): [fmt_pct(v) for v in moved["prev_pct"]],
             str(b.survey_year): [fmt_pct(v) for v in moved["pct"]],
-            "Change": [str(f).capitalize() for f in moved["flag"]],
+            "Change": [str(f).capitalize() + (" (clear)" if c == "clear" else "")
+                       for f, c in zip(moved["flag"], moved.get(
+                           "certainty", pd.Series("", index=moved.index)), strict=True)],
         })
         text += ["", pipe_table(table, f"Results that changed since {prev}",
                                 right=(str(prev), str(b.survey_year)))]
@@ -1278,11 +1371,28 @@ def method_markdown(b: Briefing) -> str:
         "below. General-population figures come from published national "
         "surveys (Office for National Statistics and the Bright Spots programme) and are "
         "shown only where a comparable figure exists.",
-        "- **Better, similar, worse.** A result is *better* or *worse* when the difference "
-        "from other authorities is statistically significant at the 5% level (a two-"
-        "proportion test, or Fisher's exact test for small numbers); otherwise it is "
-        "*similar*. Charts show each figure with its 95% confidence interval (Wilson "
-        "method): the range the true figure is likely to lie in, given how many answered.",
+        "- **Allowing for who answered.** Older children and girls report lower "
+        "well-being everywhere, so each result is compared with what it would be if this "
+        "authority's children answered like children of the same age and gender in the "
+        "other authorities (and disability, for care leavers): the *expected* figure "
+        "(indirect standardisation). Placement is not allowed for, because where children "
+        "live is partly the authority's own practice.",
+        "- **Better, similar, worse.** A result is *better* or *worse* when it differs "
+        "from its expected figure by more than chance would explain. Each side is tested "
+        "separately (two one-sided tests at 2.5%, exact for small numbers, with the "
+        "mid-p correction), so a small authority can show a bright spot as readily as a "
+        "problem. Because a briefing shows many results, chance is controlled across all "
+        "of them together (the Benjamini-Hochberg false discovery rate, 5%): when nothing "
+        "really differs, about 1 briefing in 20 shows any flag at all, instead of about 1 "
+        "result in 20. *A clear difference* means the adjusted p-value is under 0.01; "
+        "*probably a real difference* under 0.05. Charts show each figure with its 95% "
+        "confidence interval (Wilson method): the range the true figure is likely to lie "
+        "in, given how many answered.",
+        "- **Change since the last survey.** An authority's change is compared with the "
+        "change in other authorities over the same years (a difference in differences of "
+        "the gap from the expected figure), with chance controlled in the same way; with "
+        "three or more years, a trend test over all of them. A change everyone shared is "
+        "not reported as this authority's.",
         f"- **Small numbers.** {disclosure_sentence()} [x] means no figure exists. Charts "
         "leave suppressed results out and say how many.",
         f"- **What matters most.** {perf}",

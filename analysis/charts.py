@@ -58,6 +58,8 @@ FLAG_STYLE: dict[str, dict[str, str]] = {
     "worse": {"color": OKABE_ITO["vermillion"], "marker": "v", "word": "Worse"},
 }
 OTHERS_STYLE = {"marker": "D", "color": OKABE_ITO["black"], "facecolor": "white"}
+#: The case-mix expectation the flag compares with: a short vertical bar.
+EXPECTED_STYLE = {"marker": "|", "color": OKABE_ITO["black"]}
 DPI = 110
 WIDTH_IN = 8.0
 ROW_IN = 0.42
@@ -159,6 +161,12 @@ def la_vs_others_chart(
             ax.scatter([x for _, x in others], [y for y, _ in others],
                        marker=OTHERS_STYLE["marker"], s=55, facecolors=OTHERS_STYLE["facecolor"],
                        edgecolors=OTHERS_STYLE["color"], linewidths=1.4, zorder=3)
+        expected = [(y, float(r["expected_pct"])) for y, r in zip(ys, shown, strict=True)
+                    if not _missing(r.get("expected_pct"))]
+        if expected:  # what the flag compares with: the case-mix expectation
+            ax.scatter([x for _, x in expected], [y for y, _ in expected],
+                       marker=EXPECTED_STYLE["marker"], s=170, color=EXPECTED_STYLE["color"],
+                       linewidths=2.2, zorder=3.5)
         for y, r in zip(ys, shown, strict=True):
             style = FLAG_STYLE.get(str(r.get("flag")), FLAG_STYLE["similar"])
             ax.text(1.01, y, style["word"], transform=ax.get_yaxis_transform(),
@@ -184,12 +192,17 @@ def la_vs_others_chart(
         ] + [Line2D([], [], marker=OTHERS_STYLE["marker"], markerfacecolor="white",
                     markeredgecolor="black", linestyle="", markersize=7,
                     label="All authorities (national figure)")]
+        if expected:
+            handles.append(Line2D([], [], marker=EXPECTED_STYLE["marker"],
+                                  color=EXPECTED_STYLE["color"], markeredgewidth=2.2,
+                                  linestyle="", markersize=10,
+                                  label="Expected for children of the same age and gender"))
         if not shown:
             ax.set_yticks([])
             ax.text(50, 0, "No indicator has enough answers to show", ha="center",
                     va="center", fontsize=FONT_SIZE)
         # Fixed margins in inches: title on top; legend and note at the bottom.
-        legend_in, note_in = 0.65, (0.3 if hidden else 0.05)
+        legend_in, note_in = (0.85 if expected else 0.65), (0.3 if hidden else 0.05)
         fig.suptitle(title, x=0.01, y=1 - 0.1 / height, ha="left",
                      va="top", fontweight="bold", fontsize=FONT_SIZE + 2)
         fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.01, note_in / height),

@@ -12,22 +12,30 @@ whether that matters for well-being. A focus area needs both:
    well-being (effect < 0);
 2. the authority is **worse** than other authorities on it, and the
    difference is real: ``flag == "worse"`` in the comparisons table (the
-   same 95% test the briefing reports), with a percentage the briefing may
-   publish: at least ``MIN_BASE`` answers and a numerator that is not 1-4
-   (``analysis.disclosure.rate_suppressed``);
-3. the candidates are ranked by ``score = |effect| x gap / 100``: the
-   difference in average well-being (points out of 10) the national model
-   associates with closing the gap. This is "importance x how far behind"
+   same test the briefing reports: against the case-mix expectation, with
+   chance controlled across all the briefing's results), with a percentage
+   the briefing may publish: at least ``MIN_BASE`` answers and a numerator
+   that is not 1-4 (``analysis.disclosure.rate_suppressed``); and its
+   **shrunken gap** (``analysis.fairness.shrink_gaps``: the gap from the
+   case-mix expectation pulled towards zero by how noisy it is, empirical
+   Bayes) is behind with a 95% interval that excludes zero;
+3. the candidates are ranked by ``score = |effect| x shrunken gap / 100``:
+   the difference in average well-being (points out of 10) that goes with
+   the gap in the national model. This is "importance x how far behind"
    with importance measured per child (the effect) rather than standardised,
    because the gap already says how many children are affected;
-   standardising as well would count prevalence twice;
+   standardising as well would count prevalence twice. Shrinking first
+   means a small authority's noisy 30-point gap does not outrank a large
+   authority's steady 8-point one;
 4. at most ``MAX_AREAS`` per authority and year, each with one to three
    published practice examples from ``data/reference/practice_bank.yaml``
    (most specific first; a strategic example when none addresses the
    indicator).
 
-Every phrase says *associated with*: the model shows where change is most
-likely to matter, not that changing one answer would change well-being.
+Every phrase is associational ("goes with"): the model shows where change
+is most likely to matter, not that changing one answer would change
+well-being. A comparisons table without the shrinkage columns (a
+hand-made frame) is ranked on the raw gap.
 
 ``all_focus_areas`` computes every authority and year at once (national
 stage, once per build); a briefing only slices it (``la_focus``).
@@ -56,7 +64,8 @@ MAX_AREAS = 5
 MAX_EXAMPLES = 3
 FOCUS_COLUMNS = (
     "la_code", "la_name", "survey_year", "survey", "focus_rank", "indicator", "label", "domain",
-    "direction", "n", "pct", "others_pct", "gap_pp", "gap_phrase", "effect", "ci_low",
+    "direction", "n", "pct", "others_pct", "expected_pct", "gap_pp", "gap_phrase",
+    "shrunk_gap_pp", "shrunk_low", "shrunk_high", "effect", "ci_low",
     "ci_high", "effect_phrase", "importance", "driver_rank", "score", "reason", "practice",
     "practice_1", "practice_2", "practice_3", "practice_ids",
 )
@@ -149,21 +158,50 @@ def gap_phrase(pct: float, others_pct: float) -> str:
     return f"{amount} {word} than other authorities ({_fmt_pct(pct)} vs {_fmt_pct(others_pct)})"
 
 
-def reason_text(statement: str, pct: float, others_pct: float, effect: float) -> str:
-    """Why this is a focus area, in two plain sentences (no label: the briefing adds it).
+def goes_with_phrase(effect: float) -> str:
+    """'goes with about 0.8 points higher well-being out of 10' (an association)."""
+    if not np.isfinite(effect):
+        return "has no estimated link with well-being"
+    size = abs(float(effect))
+    if size < 0.05:
+        return "goes with little difference in well-being (under 0.1 points out of 10)"
+    return f"goes with about {size:.1f} points {'higher' if effect > 0 else 'lower'} " \
+           "well-being out of 10"
+
+
+def shrunk_phrase(gap: float, low: float, high: float) -> str:
+    """'about 9 points (between 4 and 14)': the shrunken gap and its 95% interval."""
+    if not np.isfinite(gap):
+        return ""
+    text = f"about {math.floor(gap + 0.5):d} percentage point{'s' if gap >= 1.5 else ''}"
+    if np.isfinite(low) and np.isfinite(high):
+        text += f" (between {math.floor(low + 0.5):d} and {math.floor(high + 0.5):d})"
+    return text
+
+
+def reason_text(statement: str, pct: float, others_pct: float, effect: float,
+                shrunk: tuple[float, float, float] | None = None) -> str:
+    """Why this is a focus area, in plain sentences (no label: the briefing adds it).
 
     e.g. "Here 64% trust the adults they live with all or most of the time,
-    12 percentage points lower than other authorities (64% vs 76%).
-    Nationally, this is associated with about 0.8 points higher well-being
-    out of 10, other things being equal."
+    12 percentage points lower than other authorities (64% vs 76%). Allowing
+    for chance and for the ages and genders of the children here, the gap
+    is about 9 percentage points (between 4 and 14). Nationally, this goes
+    with about 0.8 points higher well-being out of 10, other things being
+    equal (an association, not proof of its effect)."
     """
     sub = _SUBGROUP.match(statement)
     if sub:
         first = f"Here, of those {sub.group(1)}, {_fmt_pct(pct)} {sub.group(2)}"
     else:
         first = f"Here {_fmt_pct(pct)} {statement}"
-    return (f"{first}, {gap_phrase(pct, others_pct)}. Nationally, this is "
-            f"{effect_phrase(effect)}, other things being equal.")
+    middle = ""
+    if shrunk is not None and shrunk_phrase(*shrunk):
+        middle = (" Allowing for chance and for the ages and genders of the children here, "
+                  f"the gap is {shrunk_phrase(*shrunk)}.")
+    return (f"{first}, {gap_phrase(pct, others_pct)}.{middle} Nationally, this "
+            f"{goes_with_phrase(effect)}, other things being equal (an association, not "
+            "proof of its effect).")
 
 
 # ---------------------------------------------------------------- selection
@@ -197,7 +235,8 @@ def _candidates(drivers: pd.DataFrame, comparisons: pd.DataFrame, cb: Codebook
     if "others_n" in comp.columns:
         comp = comp[pd.to_numeric(comp["others_n"], errors="coerce") >= MIN_BASE]
     keep = ["la_code", "survey_year", "survey", "indicator", "pct", "others_pct"]
-    keep += [c for c in ("la_name", "n") if c in comp.columns]
+    keep += [c for c in ("la_name", "n", "expected_pct", "shrunk_gap_pp", "shrunk_low",
+                         "shrunk_high") if c in comp.columns]
     comp = comp[keep].copy()
     comp["pct"] = pd.to_numeric(comp["pct"], errors="coerce")
     comp["others_pct"] = pd.to_numeric(comp["others_pct"], errors="coerce")
@@ -211,8 +250,24 @@ def _candidates(drivers: pd.DataFrame, comparisons: pd.DataFrame, cb: Codebook
     real = (both["ci_low"] > 0) | (both["ci_high"] < 0)
     both["gap_pp"] = np.where(lower, both["pct"] - both["others_pct"],
                               both["others_pct"] - both["pct"])
-    both = both[helpful & real & (both["gap_pp"] > 0)].copy()
-    both["score"] = both["effect"].abs() * both["gap_pp"] / 100.0
+    if "shrunk_gap_pp" in both.columns:
+        # Behind = positive, whichever direction is better.
+        sign = np.where(lower, 1.0, -1.0)
+        g = sign * pd.to_numeric(both["shrunk_gap_pp"], errors="coerce")
+        a = sign * pd.to_numeric(both["shrunk_low"], errors="coerce")
+        b = sign * pd.to_numeric(both["shrunk_high"], errors="coerce")
+        both["shrunk_gap_pp"], both["shrunk_low"], both["shrunk_high"] = (
+            g, np.minimum(a, b), np.maximum(a, b))
+        behind = (both["shrunk_gap_pp"] > 0) & (both["shrunk_low"] > 0)
+    else:
+        both["shrunk_gap_pp"] = both["gap_pp"]
+        both["shrunk_low"] = np.nan
+        both["shrunk_high"] = np.nan
+        behind = both["gap_pp"] > 0
+    if "expected_pct" not in both.columns:
+        both["expected_pct"] = np.nan
+    both = both[helpful & real & (both["gap_pp"] > 0) & behind].copy()
+    both["score"] = both["effect"].abs() * both["shrunk_gap_pp"] / 100.0
     return both
 
 
@@ -235,7 +290,8 @@ def _finish(frame: pd.DataFrame, bank: Sequence[Practice], cb: Codebook,
     frame["gap_phrase"] = [gap_phrase(r["pct"], r["others_pct"]) for r in recs]
     frame["effect_phrase"] = [effect_phrase(r["effect"]) for r in recs]
     frame["reason"] = [reason_text(m[r["indicator"]].statement, r["pct"], r["others_pct"],
-                                   r["effect"]) for r in recs]
+                                   r["effect"], (r["shrunk_gap_pp"], r["shrunk_low"],
+                                                 r["shrunk_high"])) for r in recs]
     examples = [practice_for(r["indicator"], cb.group(r["survey"]), bank) for r in recs]
     for i in range(MAX_EXAMPLES):
         frame[f"practice_{i + 1}"] = [ex[i].text() if len(ex) > i else "" for ex in examples]
@@ -249,8 +305,9 @@ def _finish(frame: pd.DataFrame, bank: Sequence[Practice], cb: Codebook,
     out["survey_year"] = out["survey_year"].astype("int64")
     # Percentages to one decimal (interfaces.md), model figures to four; the
     # phrases and the ranking above used the unrounded values.
-    for c in ("pct", "others_pct", "gap_pp"):
+    for c in ("pct", "others_pct", "gap_pp", "shrunk_gap_pp", "shrunk_low", "shrunk_high"):
         out[c] = round1(out[c].astype("float64"))
+    out["expected_pct"] = np.floor(out["expected_pct"].astype("float64") + 0.5) + 0.0
     for c in ("effect", "ci_low", "ci_high", "importance", "score"):
         out[c] = out[c].astype("float64").round(4) + 0.0
     return out

@@ -18,11 +18,19 @@ Definitions (codebook-driven; ``analysis.codebook``):
 * **others** are all *other* authorities' answers in the same survey and
   year, pooled (national total minus this authority), so an authority is
   never compared with itself;
-* ``flag`` is better/similar/worse at the 5% level (``analysis.stats``:
-  z-test, or Fisher's exact test when an expected count is under 5), read
-  through the indicator's ``direction``;
-* ``change`` compares an authority's year with its own previous survey year
-  (improved/similar/declined, same tests).
+* ``expected_pct`` is the authority's case-mix expectation: the % its
+  children would give if they answered like children of the same age and
+  gender (and disability, for care leavers) in the other authorities
+  (``analysis.fairness``);
+* ``flag`` is better/similar/worse: the observed count against that
+  expectation, two one-sided tests (exact mid-p for small numbers), with
+  the false discovery rate controlled at 5% across every result of the
+  authority's briefing (comparisons and changes together), read through the
+  indicator's ``direction``;
+* ``change`` compares an authority's gap from its expectation with the same
+  gap in its previous survey year (a difference in differences: other
+  authorities' change over the same years is allowed for; a trend test with
+  three or more years), improved/similar/declined, in the same family.
 
 The national tables are internal and unsuppressed: they never leave the
 build folder. Everything an authority publishes goes through
@@ -41,11 +49,13 @@ import pandas as pd
 from analysis.codebook import REFERENCE_DIR, Codebook, load_codebook
 from analysis.disclosure import (
     MIN_COUNT,
+    RATE_COLUMNS,
     band_lines,
     band_suppression,
     pooled_comparator,
     protect_count_table,
     rate_suppressed,
+    round_to_step,
     small_base,
     small_count,
     suppress_breakdowns,
@@ -59,7 +69,7 @@ BY = ("la_code", "survey_year", "survey")
 #: The interface columns of indicators.csv and wellbeing.csv (interfaces.md), in order.
 OUTPUT_COLUMNS = (
     "la_code", "survey_year", "survey", "indicator", "domain", "direction", "n", "pct",
-    "ci_low", "ci_high", "others_pct", "genpop_pct", "flag", "suppressed",
+    "ci_low", "ci_high", "others_pct", "expected_pct", "genpop_pct", "flag", "suppressed",
 )
 BREAKDOWN_COLUMNS = (
     "la_code", "survey_year", "survey", "indicator", "kind", "domain", "direction", "by",
@@ -72,8 +82,21 @@ CHANGE_COLUMNS = (
 COMPARISON_COLUMNS = (
     "la_code", "la_name", "survey_year", "survey", "indicator", "kind", "domain", "direction",
     "n", "k", "pct", "ci_low", "ci_high", "others_n", "others_k", "others_pct", "genpop_pct",
-    "p_value", "flag", "withheld", "known", "national_pct", "national_step",
+    "expected_pct", "expected_low", "expected_high", "expected_pub_pct", "gap_pp", "gap_var",
+    "test", "p_lower", "p_upper", "p_value", "q_value", "family_size", "flag", "certainty",
+    "shrunk_gap_pp", "shrunk_low", "shrunk_high", "withheld", "known", "national_pct",
+    "national_step",
 )
+#: Change-table columns the national stage adds to the published ones (internal).
+CHANGE_EXTRA_COLUMNS = ("did_pp", "trend_pp", "method", "p_lower", "p_upper", "p_value",
+                        "q_value", "certainty")
+#: Statistics blanked with a suppressed percentage (besides disclosure.RATE_COLUMNS).
+FAIR_RATE_COLUMNS = ("expected_pct", "expected_low", "expected_high", "expected_pub_pct",
+                     "gap_pp", "gap_var",
+                     "p_lower", "p_upper", "q_value", "shrunk_gap_pp", "shrunk_low",
+                     "shrunk_high", "did_pp", "trend_pp")
+POWER_COLUMNS = ("la_code", "survey_year", "survey", "n", "family_size", "rate_pct",
+                 "min_difference_pp")
 #: Groupings for breakdowns; ``age_band`` is derived from age (AGE_BANDS).
 BREAKDOWN_VARS = ("gender", "placement", "age_band")
 #: Respondent characteristics counted in the profile ("who answered") table.
@@ -84,15 +107,16 @@ AGE_BANDS: dict[str, tuple[tuple[int, int], ...]] = {
     "ylyc_11_17": ((11, 13), (14, 15), (16, 17)),
     "ylbc": ((16, 18), (19, 21), (22, 25)),
 }
-TABLE_NAMES = ("comparisons", "breakdowns", "change", "profile")
+TABLE_NAMES = ("comparisons", "breakdowns", "change", "profile", "power")
 FLOAT_FORMAT = "%.10g"
 
 _TEXT_COLUMNS = (
     "la_code", "la_name", "survey", "indicator", "kind", "domain", "direction", "flag",
-    "by", "group", "source", "population",
+    "by", "group", "source", "population", "test", "certainty", "method",
 )
 _INT_COLUMNS = (
     "survey_year", "prev_year", "n", "k", "others_n", "others_k", "prev_n", "prev_k", "count",
+    "family_size",
 )
 
 
@@ -404,13 +428,13 @@ def national_tables(
       flag improved/similar/declined;
     * ``profile``: number of answers by survey and respondent characteristic.
     """
-    from analysis.stats import compare_proportions, flag_difference
+    from analysis import fairness
 
     cb = codebook or load_codebook()
     data = _with_derived(df, cb)
     names = data.groupby("la_code")["la_name"].first().astype(str)
 
-    # comparisons
+    # comparisons: against the case-mix expectation, equal-tailed tests
     matrix = measure_matrix(data, cb)
     counts = _count(matrix, data, BY, cb)
     comp = _others(counts, ["survey_year", "survey", "indicator"])
@@ -419,13 +443,16 @@ def national_tables(
     gp = load_genpop() if genpop is None else genpop
     gp = gp[["survey", "indicator", "genpop_pct"]].drop_duplicates(["survey", "indicator"])
     comp = comp.merge(gp, on=["survey", "indicator"], how="left")
-    comp["p_value"] = compare_proportions(comp["k"], comp["n"], comp["others_k"],
-                                          comp["others_n"])
-    lower = (comp["direction"] == "lower_is_better").to_numpy()
-    comp["flag"] = flag_difference(comp["pct"], comp["others_pct"], comp["p_value"], lower)
+    comp = fairness.casemix_tests(comp, fairness.cell_counts(matrix, data))
+    shrunk = fairness.shrink_gaps(comp["gap_pp"], comp["gap_var"],
+                                  [comp["survey_year"], comp["survey"], comp["indicator"]])
+    comp = pd.concat([comp, shrunk[["shrunk_gap_pp", "shrunk_low", "shrunk_high"]]], axis=1)
     comp.insert(1, "la_name", comp["la_code"].map(names))
     comp["withheld"] = band_suppression(comp, rate_suppressed(comp["n"], comp["k"]),
                                         band_measures(cb))
+    # Flags are set below, once the changes (the same family) are tested.
+    comp["flag"], comp["certainty"], comp["q_value"], comp["family_size"] = (
+        "similar", "", np.nan, 0)
     comp = _sort(comp[[c for c in COMPARISON_COLUMNS if c in comp.columns]],
                  ["la_code", "survey_year", "survey", "indicator"], cb)
     brief = {str(la): int(y) for la, y in comp.groupby("la_code")["survey_year"].max().items()}
@@ -459,7 +486,7 @@ def national_tables(
         brk = pd.DataFrame(columns=["la_code", "survey_year", "survey", "by", "group",
                                     "indicator", "kind", "n", "k"])
 
-    # change against the authority's previous survey year
+    # change against the authority's previous survey year: difference in differences
     chg = comp[["la_code", "survey_year", "survey", "indicator", "kind", "domain",
                 "direction", "n", "k", "pct", "ci_low", "ci_high", "withheld"]].copy()
     chg = chg.sort_values(["la_code", "survey", "indicator", "survey_year"], kind="stable")
@@ -472,12 +499,39 @@ def national_tables(
     for col in ("prev_year", "prev_n", "prev_k"):
         chg[col] = chg[col].astype("int64")
     chg["prev_withheld"] = chg["prev_withheld"].astype(bool)
-    chg["p_value"] = compare_proportions(chg["k"], chg["n"], chg["prev_k"], chg["prev_n"])
-    lower = (chg["direction"] == "lower_is_better").to_numpy()
-    chg["flag"] = flag_difference(chg["pct"], chg["prev_pct"], chg["p_value"], lower,
-                                  words=("improved", "similar", "declined"))
+    tests = fairness.change_tests(comp.assign(publishable=~comp["withheld"].astype(bool)))
+    chg = chg.merge(tests.drop(columns="prev_year"), on=fairness.KEYS, how="left")
+    chg["p_value"] = np.minimum(1.0, 2 * np.minimum(chg["p_lower"], chg["p_upper"]))
     chg = _sort(chg, ["la_code", "survey_year", "survey", "indicator"], cb)
     chg["prev_withheld"] = _whole_band_scales(chg, cb)
+
+    # one family per authority and year: every comparison and change it publishes
+    comp_pub = (~comp["withheld"].astype(bool) & (comp["others_n"] > 0)
+                & comp["p_value"].notna()).to_numpy()
+    chg_pub = (~chg["withheld"].astype(bool) & ~chg["prev_withheld"].astype(bool)
+               & chg["p_value"].notna()).to_numpy()
+    family = pd.concat([
+        comp.loc[comp_pub, ["la_code", "survey_year", "p_value"]].assign(
+            _t="c", _i=comp.index[comp_pub]),
+        chg.loc[chg_pub, ["la_code", "survey_year", "p_value"]].assign(
+            _t="h", _i=chg.index[chg_pub]),
+    ], ignore_index=True)
+    group = family["la_code"].astype(str) + "|" + family["survey_year"].astype(str)
+    family["q"] = fairness.bh_adjust(family["p_value"], group)
+    for frame, tag in ((comp, "c"), (chg, "h")):
+        sel = family[family["_t"] == tag].set_index("_i")
+        frame["q_value"] = sel["q"].reindex(frame.index)
+        words = (("better", "similar", "worse") if tag == "c"
+                 else ("improved", "similar", "declined"))
+        lower = (frame["direction"] == "lower_is_better").to_numpy()
+        flag, certainty = fairness.flags_from_tails(
+            frame["p_lower"], frame["p_upper"], frame["q_value"], lower, words)
+        frame["flag"] = flag
+        frame["certainty"] = certainty
+    sizes = family.groupby(["la_code", "survey_year"]).size()
+    comp["family_size"] = pd.MultiIndex.from_frame(comp[["la_code", "survey_year"]]).map(
+        lambda key: int(sizes.get(key, 0))).astype("int64")
+    power = _power_table(comp.assign(publishable=comp_pub))
 
     # What a reader holds: each authority's briefing-year figures that are not
     # withheld, and the earlier year's where its change row is shown. The
@@ -507,7 +561,30 @@ def national_tables(
     prof["group"] = prof["group"].astype(str)
     prof = _sort(prof[[*BY, "by", "group", "count"]], [*BY, "by", "group"], cb)
 
-    return {"comparisons": comp, "breakdowns": brk, "change": chg, "profile": prof}
+    return {"comparisons": comp, "breakdowns": brk, "change": chg, "profile": prof,
+            "power": power}
+
+
+def _power_table(comp: pd.DataFrame) -> pd.DataFrame:
+    """Smallest detectable difference per authority, year and survey (``POWER_COLUMNS``).
+
+    For a typical result of the survey: the median base and the median
+    other-authority rate over the survey's publishable comparisons, when it is
+    the only real difference among the authority's ``family_size`` results.
+    """
+    from analysis.fairness import min_detectable_difference
+
+    pub = comp[comp["publishable"] & (comp["kind"] == "indicator")]
+    if pub.empty:
+        return pd.DataFrame(columns=list(POWER_COLUMNS))
+    g = pub.groupby(list(BY), sort=True)
+    out = g.agg(n=("n", "median"), others_n=("others_n", "median"),
+                rate_pct=("others_pct", "median"), family_size=("family_size", "first")
+                ).reset_index()
+    out["n"] = out["n"].round().astype("int64")
+    out["min_difference_pp"] = min_detectable_difference(
+        out["n"], out["others_n"], out["rate_pct"] / 100, out["family_size"])
+    return out[list(POWER_COLUMNS)]
 
 
 def write_national_tables(tables: dict[str, pd.DataFrame], folder: str | Path) -> list[Path]:
@@ -588,15 +665,30 @@ def _la_rows(table: pd.DataFrame, la_code: str, survey_year: int) -> pd.DataFram
     return table[(table["la_code"] == la_code) & (table["survey_year"] == int(survey_year))]
 
 
+def round0(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Whole percent, halves up (the published precision of ``expected_pct``)."""
+    arr = np.asarray(values, dtype="float64")
+    return np.sign(arr) * np.floor(np.abs(arr) + 0.5 + 1e-9) + 0.0
+
+
+#: Columns ``la_indicators(..., extra=True)`` adds for the briefing's words.
+EXTRA_COLUMNS = ("certainty", "family_size")
+
+
 def la_indicators(
-    tables: dict[str, pd.DataFrame], la_code: str, survey_year: int, kind: str = "indicator"
+    tables: dict[str, pd.DataFrame], la_code: str, survey_year: int, kind: str = "indicator",
+    extra: bool = False,
 ) -> pd.DataFrame:
     """One authority's published rows: exactly the interfaces.md columns, suppressed.
 
     ``kind`` is 'indicator' (indicators.csv) or 'wellbeing' (wellbeing.csv).
     Percentages are 0-100 rounded to 1 dp (``round1``); a base under 10 or a
     numerator of 1-4 is suppressed (``analysis.disclosure``, rule 1; ``k`` is
-    still in the rows at that point, though not an output column).
+    still in the rows at that point, though not an output column). The
+    case-mix expectation ``expected_pct`` is published to the whole percent
+    only and blanked with the row. ``extra`` adds ``EXTRA_COLUMNS`` (how
+    sure the flag is, and how many results its chance control covered) for
+    the briefing's words; they are not written to the CSV.
     """
     comp = tables["comparisons"]
     rows = _la_rows(comp, la_code, survey_year)
@@ -604,9 +696,28 @@ def la_indicators(
     rows = _published_comparator(rows)
     for col in ("pct", "ci_low", "ci_high", "genpop_pct"):
         rows[col] = round1(rows[col].astype("float64"))
-    rows = suppress_rates(rows, extra_mask=_withheld(rows), columns=_RATE_ONLY)
+    # Published: against one national standard per cell (every authority's children,
+    # this one's included), to the whole percent, so that no authority's figure is an
+    # "all but this one" rate (the test itself compares with the other authorities).
+    # It is no finer than the national comparator disclosure control allows (its step),
+    # and blank where that comparator is withheld.
+    pub = (pd.to_numeric(rows["expected_pub_pct"], errors="coerce")
+           if "expected_pub_pct" in rows.columns else pd.Series(np.nan, index=rows.index))
+    step = (pd.to_numeric(rows["national_step"], errors="coerce")
+            if "national_step" in rows.columns else pd.Series(np.nan, index=rows.index))
+    rows["expected_pct"] = [
+        round_to_step(float(v), max(1.0, float(st))) if np.isfinite(v) and np.isfinite(st)
+        else np.nan for v, st in zip(pub, step, strict=True)]
+    rows = suppress_rates(rows, extra_mask=_withheld(rows),
+                          columns=(*_RATE_ONLY, *FAIR_RATE_COLUMNS))
     rows["survey_year"] = rows["survey_year"].astype("int64")
-    out = rows[list(OUTPUT_COLUMNS)].reset_index(drop=True)
+    cols = list(OUTPUT_COLUMNS)
+    if extra:
+        rows["certainty"] = rows["certainty"].astype(object).where(
+            ~rows["suppressed"].astype(bool) & rows["certainty"].notna(), "")
+        rows["family_size"] = rows["family_size"].astype("int64")
+        cols += list(EXTRA_COLUMNS)
+    out = rows[cols].reset_index(drop=True)
     out["suppressed"] = out["suppressed"].astype(bool)
     return out
 
@@ -717,7 +828,8 @@ def _sort_groups(frame: pd.DataFrame, cb: Codebook) -> pd.DataFrame:
 
 
 def la_change(
-    tables: dict[str, pd.DataFrame], la_code: str, survey_year: int, kind: str | None = None
+    tables: dict[str, pd.DataFrame], la_code: str, survey_year: int, kind: str | None = None,
+    extra: bool = False,
 ) -> pd.DataFrame:
     """This year against the authority's previous survey year, suppressed.
 
@@ -736,12 +848,30 @@ def la_change(
         hidden = _withheld(chg, col)
         if hidden is not None:
             either = either | hidden
-    out = suppress_rates(chg, extra_mask=either)
+    out = suppress_rates(chg, extra_mask=either, columns=(*RATE_COLUMNS, *FAIR_RATE_COLUMNS))
     out["prev_n"] = out["prev_n"].astype("Float64").mask(small_count(out["prev_n"]), pd.NA
                                                          ).astype("Int64")
-    out = out[list(CHANGE_COLUMNS)].reset_index(drop=True)
+    cols = list(CHANGE_COLUMNS)
+    if extra and "certainty" in out.columns:
+        out["certainty"] = out["certainty"].astype(object).where(
+            ~out["suppressed"].astype(bool) & out["certainty"].notna(), "")
+        cols += ["certainty", "method"]
+    out = out[cols].reset_index(drop=True)
     out["suppressed"] = out["suppressed"].astype(bool)
     return out
+
+
+def la_power(tables: dict[str, pd.DataFrame], la_code: str, survey_year: int) -> pd.DataFrame:
+    """The smallest detectable differences of an authority's surveys (``POWER_COLUMNS``).
+
+    The base is a median over the survey's indicators; the figure is
+    published in words only (rounded), and a median base under 10 says only
+    "fewer than 10".
+    """
+    if "power" not in tables:
+        return pd.DataFrame(columns=list(POWER_COLUMNS))
+    rows = _la_rows(tables["power"], la_code, survey_year).copy()
+    return rows.reset_index(drop=True)
 
 
 def la_profile(
@@ -803,7 +933,8 @@ def readable_table(rows: pd.DataFrame, codebook: Codebook | None = None) -> pd.D
     """``la_indicators`` rows for people: plain labels, ``[c]`` where suppressed.
 
     Columns: Survey, Indicator, Answers, %, 95% interval, Other authorities %,
-    General population %, Result.
+    Expected here % (the case-mix expectation, whole percent), General
+    population %, Result.
     """
     from analysis.disclosure import display_table
 
@@ -812,6 +943,8 @@ def readable_table(rows: pd.DataFrame, codebook: Codebook | None = None) -> pd.D
     shown = display_table(rows[["n", "pct", "ci_low", "ci_high", "others_pct", "genpop_pct",
                                 "suppressed"]], value_columns=["pct", "others_pct",
                                                                "genpop_pct"])
+    expected = display_table(rows[["expected_pct", "suppressed"]], value_columns=[
+        "expected_pct"], decimals=0)["expected_pct"]
     shown["n"] = display_table(rows[["n", "suppressed"]], value_columns=["n"], decimals=0)["n"]
     interval = [
         "[c]" if s else f"{lo:.1f} to {hi:.1f}"
@@ -824,6 +957,7 @@ def readable_table(rows: pd.DataFrame, codebook: Codebook | None = None) -> pd.D
         "%": shown["pct"].to_numpy(),
         "95% interval": interval,
         "Other authorities %": shown["others_pct"].to_numpy(),
+        "Expected here %": expected.to_numpy(),
         "General population %": shown["genpop_pct"].to_numpy(),
         "Result": _result_words(rows),
     })

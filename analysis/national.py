@@ -16,6 +16,19 @@ proportion ``p``, the limit at probability ``P`` is ``(r - a) / n`` where
 smooth funnel rather than a staircase. The normal approximation
 ``p +/- z * sqrt(p (1 - p) / n)`` is available too (and agrees for large n).
 
+Overdispersion (Spiegelhalter 2005, "Handling over-dispersion of
+performance indicators"): authorities differ by more than binomial chance
+(between-authority variation of practice and population, phi about 1.1-2.5
+on the demonstration data), so pure-chance limits would put many large
+authorities "outside" for ordinary reasons. ``overdispersion`` estimates
+it from the plotted points with winsorised z-scores (the top and bottom 10%
+pulled in to the 10th and 90th percentiles, so the outliers being looked for
+do not inflate it) and an additive random effect ``tau2``; where tau2 > 0
+the limits are ``p0 +/- z * sqrt(p0 (1 - p0) / n + tau2)``, so a point
+outside them stands out from the usual spread between authorities, not
+only from chance. ``chance_beyond`` says how often chance alone would put
+as many points outside, given how many points there are.
+
 Disclosure: a point is an authority's published figure and nothing else. An
 authority whose figure is withheld in its own files (the national stage's
 ``withheld``: fewer than ten answers, one to four children giving or not
@@ -63,21 +76,40 @@ FUNNEL_MEASURES: tuple[tuple[str, str], ...] = (
     ("ylyc_8_11", "know_worker"),
 )
 
+#: Fewest points from which overdispersion is estimated (fewer: chance-only limits;
+#: a handful of authorities cannot tell their spread from their outliers).
+MIN_OVERDISPERSION_POINTS = 10
+
 #: Smallest base plotted (the disclosure threshold; also where the limits start).
 MIN_FUNNEL_BASE = MIN_BASE
 
 
 def funnel_limits(
     p0: float, n: Sequence[float] | np.ndarray | float, level: float = 0.95,
-    method: str = "exact",
+    method: str = "exact", tau2: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper control limits (proportions 0-1) around ``p0`` for bases ``n``.
 
     ``level`` is the two-sided coverage (0.95 or 0.998 for the usual
     "2 and 3 standard deviation" funnels). ``method`` is ``"exact"``
     (interpolated binomial, see the module docstring) or ``"normal"``.
+    ``tau2`` > 0 (overdispersion, ``overdispersion``) gives the
+    random-effects limits ``p0 +/- z sqrt(p0 (1 - p0) / n + tau2)`` instead.
     Limits are clipped to 0-1; where ``n`` is not positive they are NaN.
     """
+    if tau2 and tau2 > 0:
+        from statistics import NormalDist
+
+        n_arr = np.atleast_1d(np.asarray(n, dtype="float64"))
+        if not 0 <= p0 <= 1:
+            raise ValueError(f"national proportion must be between 0 and 1, not {p0}")
+        if not 0 < level < 1:
+            raise ValueError(f"level must be between 0 and 1, not {level}")
+        z = NormalDist().inv_cdf(1 - (1 - level) / 2)
+        ok = np.isfinite(n_arr) & (n_arr > 0)
+        half = np.full(n_arr.shape, np.nan)
+        half[ok] = z * np.sqrt(p0 * (1 - p0) / n_arr[ok] + tau2)
+        return np.clip(p0 - half, 0, 1), np.clip(p0 + half, 0, 1)
     n_arr = np.atleast_1d(np.asarray(n, dtype="float64"))
     if not 0 <= p0 <= 1:
         raise ValueError(f"national proportion must be between 0 and 1, not {p0}")
@@ -115,13 +147,51 @@ def _binomial_limit(p0: float, n: np.ndarray, prob: float) -> np.ndarray:
     return (r - a) / n_int
 
 
+def overdispersion(pct: Sequence[float] | np.ndarray, n: Sequence[float] | np.ndarray,
+                   national_pct: float, winsor: float = 0.1) -> tuple[float, float]:
+    """``(phi, tau2)``: Spiegelhalter's (2005) overdispersion of a funnel's points.
+
+    z-scores against the national proportion are winsorised at the
+    ``winsor`` and 1 - ``winsor`` quantiles; phi is their mean square (1
+    when authorities differ only by chance). The additive between-authority
+    variance is ``tau2 = (I phi - (I - 1)) / (sum w - sum w^2 / sum w)`` with
+    ``w = 1 / s^2``, or 0 when ``I phi <= I - 1``. Fewer than
+    ``MIN_OVERDISPERSION_POINTS`` points: (1, 0), no adjustment.
+    """
+    p = np.asarray(pct, dtype="float64") / 100
+    nn = np.asarray(n, dtype="float64")
+    p0 = national_pct / 100
+    ok = np.isfinite(p) & (nn > 0)
+    if ok.sum() < MIN_OVERDISPERSION_POINTS or not 0 < p0 < 1:
+        return 1.0, 0.0
+    s2 = p0 * (1 - p0) / nn[ok]
+    z = (p[ok] - p0) / np.sqrt(s2)
+    lo, hi = np.quantile(z, [winsor, 1 - winsor])
+    zw = np.clip(z, lo, hi)
+    count = z.size
+    phi = float(np.mean(zw ** 2))
+    w = 1 / s2
+    denom = w.sum() - (w ** 2).sum() / w.sum()
+    tau2 = float((count * phi - (count - 1)) / denom) if count * phi > count - 1 else 0.0
+    return phi, max(tau2, 0.0)
+
+
+def chance_beyond(count: int, points: int, level: float) -> float:
+    """P(at least ``count`` of ``points`` fall outside ``level`` limits by chance alone)."""
+    from scipy.stats import binom
+
+    if count <= 0:
+        return 1.0
+    return float(binom.sf(count - 1, points, 1 - level))
+
+
 def outside_limits(
     pct: Sequence[float] | np.ndarray, n: Sequence[float] | np.ndarray, national_pct: float,
-    level: float = 0.95, method: str = "exact",
+    level: float = 0.95, method: str = "exact", tau2: float = 0.0,
 ) -> np.ndarray:
     """-1 below the lower limit, +1 above the upper one, 0 inside (percentages 0-100)."""
     p = np.asarray(pct, dtype="float64") / 100
-    low, high = funnel_limits(national_pct / 100, n, level, method)
+    low, high = funnel_limits(national_pct / 100, n, level, method, tau2)
     out = np.zeros(p.shape, dtype="int64")
     out[p < low - 1e-12] = -1
     out[p > high + 1e-12] = 1
@@ -141,6 +211,8 @@ class Funnel:
     hidden_below: int = 0  # of those, how many are below the national figure
     hidden_above: int = 0  # ... and how many at or above it
     national_step: float = float("nan")  # the national figure's rounding (percentage points)
+    phi: float = 1.0  # overdispersion (winsorised mean square z; 1 = chance alone)
+    tau2: float = 0.0  # between-authority variance the limits allow for (proportion^2)
 
     @property
     def n_authorities(self) -> int:
@@ -186,9 +258,13 @@ def funnel_data(
 
     # At the precision the authorities' own files publish (one decimal), no finer.
     points = pd.DataFrame({"n": n[keep].astype(int), "pct": round1(pct[keep])})
+    # Overdispersion from the published points only (nothing withheld enters the limits).
+    phi, tau2 = (overdispersion(points["pct"], points["n"], national)
+                 if np.isfinite(national) else (1.0, 0.0))
     if np.isfinite(national):
         for level, col in zip(LEVELS, ("zone95", "zone998"), strict=True):
-            points[col] = outside_limits(points["pct"], points["n"], national, level, method)
+            points[col] = outside_limits(points["pct"], points["n"], national, level, method,
+                                         tau2)
     else:
         points["zone95"] = 0
         points["zone998"] = 0
@@ -197,7 +273,7 @@ def funnel_data(
     hidden = has & withheld
     below, above = hidden_sides(k[hidden], n[hidden], national)
     return Funnel(survey, measure, label, national, points, int(hidden.sum()), below, above,
-                  step)
+                  step, phi=phi, tau2=tau2)
 
 
 def hidden_sides(k: np.ndarray, n: np.ndarray, national: float) -> tuple[int, int]:
@@ -281,28 +357,83 @@ def _lie(count: int) -> str:
     return "lies" if count == 1 else "lie"
 
 
+def point_p_values(f: Funnel) -> np.ndarray:
+    """Two-sided p-value of each point against the funnel's limits model.
+
+    Normal, with the between-authority variance ``tau2`` where there is one;
+    otherwise the binomial with the mid-p correction (as the exact limits).
+    """
+    from scipy.stats import binom, norm
+
+    n = f.points["n"].to_numpy("float64")
+    y = f.points["pct"].to_numpy("float64") / 100
+    p0 = f.national_pct / 100
+    if not n.size or not 0 < p0 < 1:
+        return np.ones(n.size)
+    if f.tau2 > 0:
+        z = (y - p0) / np.sqrt(p0 * (1 - p0) / n + f.tau2)
+        return 2 * norm.sf(np.abs(z))
+    k = np.round(y * n)
+    lower = binom.cdf(k - 1, n, p0) + 0.5 * binom.pmf(k, n, p0)
+    upper = binom.sf(k, n, p0) + 0.5 * binom.pmf(k, n, p0)
+    return np.minimum(1.0, 2 * np.minimum(lower, upper))
+
+
+def funnel_verdict(f: Funnel) -> tuple[str, bool]:
+    """How many points lie outside, against what chance predicts for this many points.
+
+    Returns the clause and whether it is more than chance alone would
+    explain. With points beyond the 99.8% limits, two questions, each at
+    2.5% (Bonferroni): how often chance would put any of this many points as
+    far out as the furthest one (1 - (1 - p_min)^I, Sidak), and how often it
+    would put this many beyond the limits (binomial): with 45 points, one
+    point just beyond the 99.8% limits happens by chance about 1 time in 12,
+    so it is not called more than chance; a point far beyond them, or
+    several, are. With none beyond, the number outside the 95% limits
+    against the binomial count chance gives.
+    """
+    b998, a998 = f.count_outside(LEVELS[1])
+    b95, a95 = f.count_outside(LEVELS[0])
+    points = f.n_authorities
+    beyond, outside = b998 + a998, b95 + a95
+    expected95 = (1 - LEVELS[0]) * points
+    about = (f"about {expected95:.0f}" if expected95 >= 1.5 else "about 1" if expected95 >= 0.5
+             else "fewer than 1")
+    if beyond:
+        p_min = float(np.min(point_p_values(f))) if points else 1.0
+        # Two readings, Bonferroni-combined: how far out the furthest point is, and
+        # how many points are beyond the limits.
+        p_any = min(1 - (1 - p_min) ** points, chance_beyond(beyond, points, LEVELS[1]))
+        if 2 * p_any < 0.05:
+            return (f"{beyond} of {points} authorities {_lie(beyond)} beyond the 99.8% limits, "
+                    "more than chance alone would explain", True)
+        odds = max(2, round(1 / p_any))
+        return (f"{beyond} of {points} {_lie(beyond)} beyond the 99.8% limits, which chance "
+                f"alone would do about 1 time in {odds} with {points} authorities, so "
+                f"{'it' if beyond == 1 else 'they'} may be chance", False)
+    if outside and chance_beyond(outside, points, LEVELS[0]) < 0.05:
+        return (f"{outside} of {points} {_lie(outside)} outside the 95% limits, more than the "
+                f"{about} chance alone would give", True)
+    return (f"{outside} of {points} {_lie(outside)} outside the 95% limits, where chance "
+            f"alone would put {about}: no more than chance could explain", False)
+
+
 def funnel_sentence(f: Funnel) -> str:
     """One plain-English sentence on how much authorities vary on this measure."""
     cb = load_codebook()
     who = cb.surveys[f.survey]["short"]
-    b998, a998 = f.count_outside(LEVELS[1])
-    b95, a95 = f.count_outside(LEVELS[0])
     if f.n_authorities == 0:
         return f"Too few authorities had enough answers from {who} to compare."
     lo, hi = f.points["pct"].min(), f.points["pct"].max()
     spread = f"ranged from {lo:.0f}% to {hi:.0f}%"
-    expected = 0.05 * f.n_authorities
-    if b998 + a998:
-        verdict = (f"{b998 + a998} of {f.n_authorities} authorities {_lie(b998 + a998)} "
-                   "beyond the 99.8% limits, more than chance alone would explain")
-    elif b95 + a95 > max(1.0, 2 * expected):
-        verdict = (f"{b95 + a95} of {f.n_authorities} {_lie(b95 + a95)} outside the 95% "
-                   "limits, more than the one in twenty expected by chance")
-    else:
-        verdict = (f"{b95 + a95} of {f.n_authorities} {_lie(b95 + a95)} outside the 95% "
-                   "limits, about what chance alone would give")
+    verdict, _ = funnel_verdict(f)
     hidden = f" {_cap(hidden_words(f))}." if f.excluded else ""
-    return f"{f.label} ({who}) {spread} across authorities; {verdict}.{hidden}"
+    text = f"{f.label} ({who}) {spread} across authorities; {verdict}.{hidden}"
+    if f.tau2 > 0:
+        text += (" Authorities differ by more than chance alone on this measure, so the "
+                 "limits are widened to allow for the usual spread between them: a point "
+                 "outside stands out from other authorities, not only from chance.")
+    return text
 
 
 def funnel_chart(f: Funnel, method: str = "exact") -> Any:
@@ -321,7 +452,7 @@ def funnel_chart(f: Funnel, method: str = "exact") -> Any:
         p0 = f.national_pct / 100
         styles = {LEVELS[0]: ("--", "95% limits"), LEVELS[1]: (":", "99.8% limits")}
         for level, (ls, name) in styles.items():
-            lo, hi = funnel_limits(p0, grid, level, method)
+            lo, hi = funnel_limits(p0, grid, level, method, f.tau2)
             ax.plot(grid, lo * 100, ls, color="#484949", lw=1, label=name)
             ax.plot(grid, hi * 100, ls, color="#484949", lw=1)
         ax.axhline(f.national_pct, color="#0b0c0c", lw=1.2, label=f"National {f.national_pct:.0f}%")
@@ -615,19 +746,21 @@ def key_messages(n: National) -> list[str]:
                          "of the same age in general")
             out.append(text[:1].upper() + text[1:] + ".")
     if n.funnels:
-        widest = max(n.funnels, key=lambda f: sum(f.count_outside(LEVELS[1])))
-        beyond = sum(widest.count_outside(LEVELS[1]))
-        if beyond:
+        widest = max(n.funnels, key=lambda f: (funnel_verdict(f)[1],
+                                               sum(f.count_outside(LEVELS[1]))))
+        verdict, real = funnel_verdict(widest)
+        if real:
             statement = load_codebook().measure(widest.measure).statement
             out.append(
                 f"Authorities differ most in how many {who(widest.survey)} {statement}: "
-                f"{beyond} of {widest.n_authorities} {_lie(beyond)} beyond the 99.8% limits, "
-                "a difference chance alone would rarely produce."
+                f"{verdict}"
+                + (", even allowing for the usual spread between authorities."
+                   if widest.tau2 > 0 else ".")
             )
         else:
-            out.append("Most differences between authorities are within what chance would "
-                       "produce; none of the key measures has an authority beyond the 99.8% "
-                       "limits.")
+            out.append("On the key measures, authorities differ by no more than chance and "
+                       "the usual spread between authorities would produce, given how many "
+                       "authorities there are.")
     top = _top_drivers(n, 3)
     if top:
         out.append("Across the surveys, the answers most strongly associated with "
@@ -738,8 +871,10 @@ def variation_markdown(n: National) -> str:
         "Each funnel plot shows every authority as an unlabelled point: its percentage "
         "against how many of its children answered. The lines show the national figure and "
         "the range within which 95% and 99.8% of authorities would fall if they differed "
-        "only by chance; smaller authorities have wider ranges. A point outside the 99.8% "
-        "lines is very unlikely to be chance. An authority is not drawn where its own "
+        "only by chance and by the usual spread between authorities; smaller authorities "
+        "have wider ranges. With many authorities, a few points outside the 95% lines, and "
+        "now and then one outside the 99.8% lines, are expected by chance: each funnel's "
+        "text says how many chance would give. An authority is not drawn where its own "
         f"figure is not published (there were {SUPPRESSION_RULE_TEXT}); each chart says how "
         "many are not shown, and on which side of the national figure where that is safe "
         "to say.",
@@ -834,8 +969,12 @@ def method_markdown(n: National) -> str:
         "The same national figure is the comparator in every authority's briefing.",
         "- **Funnel plots.** Control limits are exact binomial limits around the national "
         "percentage (Spiegelhalter's method, with interpolation): 95% (about two standard "
-        "errors) and 99.8% (about three). With many authorities, about 1 in 20 would fall "
-        "outside the 95% limits by chance alone.",
+        "errors) and 99.8% (about three). Where authorities differ by more than chance "
+        "(overdispersion, estimated from winsorised z-scores), the limits are widened by "
+        "an additive random effect (Spiegelhalter 2005), so they show the usual spread "
+        "between authorities. With many authorities, about 1 in 20 would fall outside the "
+        "95% limits and about 1 in 500 outside the 99.8% limits by chance alone; the text "
+        "says whether the number outside is more than that, given how many there are.",
         f"- **Small numbers.** {disclosure_sentence()} An authority whose figure is not "
         "published is not drawn in a funnel plot; the chart counts it instead.",
         f"- **What goes with well-being.** {performance_sentence(n.performance)}",

@@ -1,8 +1,11 @@
 """Confidence intervals and tests for proportions, vectorised over arrays.
 
-Why this module exists: every comparison in the briefings ("better than other
-authorities", "improved since last survey") is a comparison of two
-proportions, and the same rules must hold everywhere:
+Why this module exists: every published percentage carries an interval, and
+the same rules must hold everywhere. (The briefing's better / worse and
+improved / declined flags are made in ``analysis.fairness``: against a
+case-mix expectation, with equal-tailed tests and chance controlled across
+the briefing. The two-proportion tests here are the unadjusted reference the
+tests and benchmarks compare it with.)
 
 * intervals are **Wilson score** intervals, which stay inside 0-100% and keep
   close to their nominal 95% coverage for the small bases (10-40 answers)

@@ -104,13 +104,45 @@ def who(survey: str, codebook: Codebook | None = None) -> str:
     return str(cb.surveys[survey]["short"])
 
 
-def comparison_phrase(flag: str, others_pct: float | None) -> str:
-    """'similar to other authorities (72%)', 'better than other authorities (64%)'."""
-    others = f" ({fmt_pct(others_pct)})" if not _is_missing(others_pct) else ""
+#: How sure a flag is (``analysis.fairness``: certainty 'clear' or 'likely'), in words.
+CERTAINTY_WORDS = {
+    "clear": "a clear difference",
+    "likely": "probably a real difference, though less certain",
+}
+
+
+def casemix_words(survey: str) -> str:
+    """What the case-mix expectation allows for: 'age and gender' (and disability for leavers)."""
+    from analysis.fairness import CASEMIX_VARS, DEFAULT_CASEMIX
+
+    names = {"age": "age", "gender": "gender", "disability": "disability"}
+    parts = [names.get(v, v) for v in CASEMIX_VARS.get(survey, DEFAULT_CASEMIX)]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def expected_phrase(expected_pct: float | None, survey: str) -> str:
+    """'75% expected for children of the same age and gender' ('' when there is none)."""
+    if _is_missing(expected_pct):
+        return ""
+    people = "young people" if survey in ("ylyc_11_17", "ylbc") else "children"
+    return f"{fmt_pct(expected_pct)} expected for {people} of the same {casemix_words(survey)}"
+
+
+def comparison_phrase(flag: str, others_pct: float | None, expected_pct: float | None = None,
+                      survey: str = "", certainty: str = "", label: str = "") -> str:
+    """'similar to other authorities (72%)', 'worse than other authorities (64%; 61% expected
+    for children of the same age and gender), a clear difference'. ``label`` follows the
+    comparator figure (e.g. ' across all authorities')."""
+    inside = [fmt_pct(others_pct) + label] if not _is_missing(others_pct) else []
+    if survey and expected_phrase(expected_pct, survey):
+        inside.append(expected_phrase(expected_pct, survey))
+    others = f" ({'; '.join(inside)})" if inside else ""
+    sure = CERTAINTY_WORDS.get(str(certainty), "")
+    tail = f", {sure}" if sure and flag in ("better", "worse") else ""
     if flag == "better":
-        return f"better than other authorities{others}"
+        return f"better than other authorities{others}{tail}"
     if flag == "worse":
-        return f"worse than other authorities{others}"
+        return f"worse than other authorities{others}{tail}"
     return f"similar to other authorities{others}"
 
 
@@ -136,7 +168,8 @@ def sentence(
     if suppressed or _is_missing(get("pct")):
         return _suppressed_sentence(group, measure.statement, get("n"))
     pct = float(get("pct"))
-    compared = comparison_phrase(str(get("flag")), get("others_pct"))
+    compared = comparison_phrase(str(get("flag")), get("others_pct"), get("expected_pct"),
+                                 str(get("survey")), str(get("certainty") or ""))
     own = f" ({fmt_pct(pct)})" if show_pct else ""
     sub = _SUBGROUP.match(measure.statement)
     if sub:  # "of those with worries get support" -> "Of <group> with worries, 7 in 10 get ..."

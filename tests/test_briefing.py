@@ -422,3 +422,46 @@ def test_gender_table_shows_girls_and_boys_with_suppression() -> None:
     assert (row["Girls here"], row["Girls, all authorities"]) == ("31%", "36%")
     assert (row["Boys here"], row["Boys, all authorities"]) == ("[c]", "[c]")
     assert br.gender_table(rows.iloc[2:]) is None
+
+
+# ---------------------------------------------------------------- fair comparisons in words
+def test_words_say_how_sure_and_what_is_expected() -> None:
+    rows = plant(la_rows(), "ylyc_11_17", "trusted_adult", 60.0, 85.0, "worse")
+    row = rows[(rows["survey"] == "ylyc_11_17") & (rows["indicator"] == "trusted_adult")
+               ].iloc[0].to_dict()
+    row.update(expected_pct=80.0, certainty="clear")
+    text = br.comparison_sentence(row, br.TO_IMPROVE)
+    assert "80% expected for young people of the same age and gender" in text
+    assert text.endswith("a clear difference.")
+    row.update(certainty="likely")
+    assert "probably a real difference" in br.comparison_sentence(row, br.TO_IMPROVE)
+    leavers = {**row, "survey": "ylbc", "indicator": "trust_worker"}
+    assert "same age, gender and disability" in br.comparison_sentence(leavers)
+    # More / fewer follows the expectation the flag is about, not only the pooled figure.
+    row.update(pct=70.0, others_pct=68.0, expected_pct=80.0)
+    assert br.comparison_sentence(row).startswith("Fewer")
+
+
+def test_summary_counts_match_the_flags_and_say_what_chance_would_give(
+        national_dir: Path, tmp_path: Path) -> None:
+    b = br.prepare(la_code="E06000101", national_dir=national_dir, out_dir=tmp_path)
+    summary = b.messages[0]
+    shown = b.wellbeing[b.wellbeing["indicator"].isin(br.WELLBEING_MEASURES)]
+    pub = br.published(pd.concat([b.indicators, shown]))
+    pub = pub[pub["others_pct"].notna()]
+    better, worse = int((pub["flag"] == "better").sum()), int((pub["flag"] == "worse").sum())
+    assert f"Of {len(pub)} results" in summary
+    assert (f"{better} was better" if better == 1 else
+            f"{br._count_word(better)} were better") in summary
+    assert f"{br._count_word(worse)} worse" in summary
+    m = int(b.indicators["family_size"].max())
+    assert f"across all {m} results" in summary
+    assert "no flag at all in about 19 briefings out of 20" in summary
+    cover = br.cover_markdown(b)
+    assert "How big a difference can be told from chance here" in cover
+    assert re.search(r"differences of about \d+ percentage points or more", cover)
+    notes = br.method_markdown(b)
+    assert "Benjamini-Hochberg" in notes and "mid-p" in notes and "difference in differences" \
+        in notes
+    focus = br.focus_markdown(b)
+    assert "expected difference" not in focus and "cause" not in focus

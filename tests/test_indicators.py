@@ -166,14 +166,21 @@ def test_comparisons_are_against_all_other_authorities_pooled() -> None:
     assert (group["ci_low"] <= group["pct"]).all() and (group["pct"] <= group["ci_high"]).all()
 
 
-def test_null_data_flags_about_five_percent() -> None:
-    comp = _null_tables()["comparisons"]
+def test_null_data_tests_hold_their_level_and_flags_are_rare() -> None:
+    """With no real differences each test rejects about 5% of the time, but flags
+    (chance controlled across each briefing) are rare: at most a few authorities."""
+    tables = _null_tables()
+    comp = tables["comparisons"]
     tested = comp[comp["n"] >= 10]
-    share = tested["flag"].isin(["better", "worse"]).mean()
+    share = (tested["p_value"] < 0.05).mean()
     assert 0.02 <= share <= 0.09, share
-    change = _null_tables()["change"]
-    share = change[change["n"] >= 10]["flag"].isin(["improved", "declined"]).mean()
+    flagged = tested[tested["flag"].isin(["better", "worse"])]
+    assert flagged["la_code"].nunique() <= 3, flagged[["la_code", "indicator", "q_value"]]
+    change = tables["change"]
+    share = (change[change["n"] >= 10]["p_value"] < 0.05).mean()
     assert 0.02 <= share <= 0.09, share
+    moved = change[change["flag"].isin(["improved", "declined"])]
+    assert moved["la_code"].nunique() <= 3
 
 
 def test_planted_differences_are_flagged_in_the_right_direction() -> None:
@@ -182,7 +189,9 @@ def test_planted_differences_are_flagged_in_the_right_direction() -> None:
         (LA1, 2025, "ylbc", "lonely"): "never",                  # lower is better -> better
         (LA1, 2025, "ylbc", "cope_financially"): "difficult",    # lower is better -> worse
     }
-    tables = national_tables(simulate_extract(planted=planted, seed=1))
+    # Enough answers for a change (two years' noise on each side) to be told from chance
+    # across the ~200 results of the briefing.
+    tables = national_tables(simulate_extract(planted=planted, seed=1, mean_n=120))
     rows = la_indicators(tables, LA1, 2025).set_index(["survey", "indicator"])
     assert rows.loc[("ylyc_11_17", "trusted_adult"), "flag"] == "worse"
     assert rows.loc[("ylbc", "lonely_often"), "flag"] == "better"

@@ -169,3 +169,48 @@ def test_national_briefing_names_no_authority(tmp_path: Path) -> None:
     # National counts are rounded to tens: no exact total is published.
     assert all(v % 10 == 0 for v in n.answers.values())
     assert not re.search(r"\b\d{0,3}[1-9]\b answers", text)
+
+
+# ---------------------------------------------------------------- overdispersion and chance
+def _funnel_points(rng: np.random.Generator, k: int, tau: float, p0: float = 0.3
+                   ) -> list[tuple[int, float]]:
+    n = rng.integers(40, 400, k)
+    true = np.clip(p0 + rng.normal(0, tau, k), 0.01, 0.99)
+    return [(int(a), 100 * rng.binomial(a, t) / a) for a, t in zip(n, true, strict=True)]
+
+
+def test_overdispersion_is_found_when_there_and_not_invented() -> None:
+    rng = np.random.default_rng(8)
+    spread = [nat.funnel_data(comparisons(_funnel_points(rng, 50, 0.06)), "ylbc",
+                              "low_overall_wellbeing", 2025) for _ in range(5)]
+    assert all(f.phi > 1.3 and f.tau2 > 0 for f in spread)
+    assert 0.03 < np.median([np.sqrt(f.tau2) for f in spread]) < 0.09
+    null = [nat.funnel_data(comparisons(_funnel_points(rng, 50, 0.0)), "ylbc",
+                            "low_overall_wellbeing", 2025) for _ in range(10)]
+    assert np.median([f.phi for f in null]) < 1.2
+    assert np.median([np.sqrt(f.tau2) for f in null]) < 0.015
+    # With real spread, chance-only limits would put many points outside; these do not.
+    outside = [sum(f.count_outside(0.998)) for f in spread]
+    assert np.mean(outside) < 1.5
+
+
+def test_funnel_text_matches_what_chance_predicts() -> None:
+    rng = np.random.default_rng(9)
+    claims = 0
+    for _ in range(40):
+        f = nat.funnel_data(comparisons(_funnel_points(rng, 45, 0.0)), "ylbc",
+                            "low_overall_wellbeing", 2025)
+        claims += nat.funnel_verdict(f)[1]
+    assert claims <= 5  # about 5% of funnels under pure chance (binomial sd ~1.4)
+    # One point just beyond the 99.8% limits among 45: may be chance (about 1 in 12).
+    base = [(200, 30.0)] * 44
+    hi = nat.funnel_limits(0.3, 200, 0.998)[1][0] * 100
+    f = nat.funnel_data(comparisons([*base, (200, hi + 0.6)]), "ylbc",
+                        "low_overall_wellbeing", 2025)
+    text, real = nat.funnel_verdict(f)
+    assert sum(f.count_outside(0.998)) == 1 and not real and "may be chance" in text
+    # A point far beyond them is more than chance.
+    f = nat.funnel_data(comparisons([*base, (200, 60.0)]), "ylbc", "low_overall_wellbeing",
+                        2025)
+    assert nat.funnel_verdict(f)[1]
+    assert "more than chance alone would explain" in nat.funnel_sentence(f)
