@@ -12,10 +12,11 @@ REVIEW_DIR  ?= review
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 RENDERER    ?= auto
 MAPPING     ?=
+ONLY        ?=
 FORMATS     ?= html,pdf,docx
 # Paths reach the commands through the environment, quoted ("$$DATA"), so
 # folders with spaces (or any other character) work.
-export DATA MAPPING PARAMS_DIR REPORTS_DIR REVIEW_DIR JOBS RENDERER FORMATS VENV
+export DATA MAPPING PARAMS_DIR REPORTS_DIR REVIEW_DIR JOBS RENDERER FORMATS ONLY VENV
 
 SYNTH_INPUTS := analysis/synthetic.py analysis/synthetic_comments.py analysis/codebook.py \
   data/reference/synthetic.yaml data/reference/synthetic_comments.yaml data/reference/codebook.yaml
@@ -41,6 +42,7 @@ help: ## List the targets and the variables they take
 	@echo "                capped by the cores and the free memory (about 0.8 GB per worker)"
 	@echo "  FORMATS       briefing formats, comma-separated from html,pdf,docx [all three]"
 	@echo "  RENDERER      quarto | pandoc | auto [auto: Quarto when installed, else pandoc + Typst]"
+	@echo "  ONLY          build only these authorities, comma-separated slugs [every authority]"
 	@echo "  BUILD_DIR     the build's private working files, never published [.cache/build/<key of REPORTS_DIR>]"
 	@echo
 	@echo "One build per REPORTS_DIR at a time: a second one waits (REPORTS_DIR/.wellbeing-reports"
@@ -84,7 +86,7 @@ review: setup $(if $(filter $(DEMO_DATA),$(DATA)),$(DEMO_DATA)) ## Write the con
 reports: setup $(if $(filter $(DEMO_DATA),$(DATA)),$(DEMO_DATA)) ## Build every authority's briefing, the national briefing and the index
 	@$(PY) -m analysis.build --data "$$DATA" $(MAPPING_ARG) --params-dir "$$PARAMS_DIR" \
 	  --reports-dir "$$REPORTS_DIR" --jobs "$$JOBS" --formats "$$FORMATS" --renderer "$$RENDERER" \
-	  --review-dir "$$REVIEW_DIR"
+	  --review-dir "$$REVIEW_DIR" --only "$$ONLY"
 
 lab: setup $(DEMO_DATA) ## Open JupyterLab on the project, notebooks ready to run
 	$(VENV)/bin/jupyter lab --notebook-dir=. notebooks/

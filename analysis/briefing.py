@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -181,6 +181,25 @@ def show(text: str) -> None:
     from IPython.display import display
 
     display(markdown(text))
+
+
+def show_comparators(b: Briefing, out_dir: str | Path | None,
+                     wrap: Callable[[str, str], str] | None = None) -> None:
+    """The neighbours-and-region section, and its figures as ``comparators.csv``.
+
+    Shows nothing when the parameter file gives neither neighbours nor a region
+    with other authorities in it (every figure shown is also written as CSV).
+    """
+    from analysis import comparators as cmp
+
+    text = cmp.markdown(b)
+    if out_dir is not None and b.comparators is not None and not b.comparators.empty:
+        from analysis.files import write_csv_atomic
+        from analysis.indicators import csv_ready
+
+        write_csv_atomic(csv_ready(b.comparators), Path(out_dir) / "comparators.csv", "%.1f")
+    if text:
+        show(wrap(text, "similar-authorities") if wrap else text)
 
 
 def pipe_table(frame: pd.DataFrame, caption: str = "", right: Iterable[str] = ()) -> str:
@@ -577,6 +596,13 @@ class Briefing:
     provenance: dict[str, str] = field(default_factory=dict)
     figures: Path = Path("figures")
     by_gender: pd.DataFrame | None = None  # la_breakdowns rows: low overall well-being
+    region: str = ""
+    neighbours: list[str] = field(default_factory=list)
+    region_codes: list[str] = field(default_factory=list)  # the region's other authorities
+    comparators: pd.DataFrame | None = None  # analysis.comparators: neighbours and region
+    #: The national comparison tables (internal, unsuppressed): only for the spine chart,
+    #: which reads every authority's *published* figures from them (``analysis.glance``).
+    tables: Mapping[str, pd.DataFrame] | None = field(default=None, repr=False)
     power: pd.DataFrame | None = None  # indicators.POWER_COLUMNS rows of this authority-year
     #: Approved, redacted quotes (analysis.comments) and comments per theme (>= 10 only).
     quotes: list[Any] = field(default_factory=list)
@@ -701,6 +727,9 @@ def prepare(
     data_hash: str = "",
     code_version: str = "",
     build_date: str = "",
+    neighbours: Sequence[str] | None = None,
+    region: str = "",
+    region_codes: Sequence[str] | None = None,
     quotes_file: str | Path | None = None,
 ) -> Briefing:
     """Gather one authority's published figures for its briefing.
@@ -733,12 +762,20 @@ def prepare(
             focus = focus[focus["survey_year"].astype(int) == year]
     if not data_hash and source is not None:
         data_hash = build_data_hash(source)
+    la_ind = indicators.la_indicators(tables, code, year, "indicator", extra=True)
+    la_wb = indicators.la_indicators(tables, code, year, "wellbeing", extra=True)
+    comparators = None
+    if neighbours or region_codes:
+        from analysis import comparators as cmp
+
+        comparators = cmp.comparisons(tables, la_ind, la_wb, code, year,
+                                      list(neighbours or []), list(region_codes or []))
     return Briefing(
         la_code=code,
         la_name=indicators.la_name(tables, code),
         survey_year=year,
-        indicators=indicators.la_indicators(tables, code, year, "indicator", extra=True),
-        wellbeing=indicators.la_indicators(tables, code, year, "wellbeing", extra=True),
+        indicators=la_ind,
+        wellbeing=la_wb,
         change=indicators.la_change(tables, code, year, extra=True),
         answers=answers_by_survey(tables, code, year),
         cohort_sizes={str(k): int(v) for k, v in (cohort_sizes or {}).items()},
@@ -752,6 +789,11 @@ def prepare(
         },
         figures=figures_folder(out_dir, authority_slug(indicators.la_name(tables, code), code)),
         by_gender=_wellbeing_by_gender(tables, code, year),
+        region=region or "",
+        neighbours=list(neighbours or []),
+        region_codes=list(region_codes or []),
+        comparators=comparators,
+        tables=tables,
         power=indicators.la_power(tables, code, year),
         quotes=read_quotes_file(quotes_file)[0],
         theme_counts=read_quotes_file(quotes_file)[1],
@@ -860,6 +902,8 @@ def cover_markdown(b: Briefing) -> str:
         "messages come first; each section then gives the detail.",
     ]
     rows = []
+    low: list[str] = []
+    over: list[str] = []
     for rec in b.answers.to_dict("records"):
         survey = str(rec["survey"])
         count = rec["answers"]
@@ -871,7 +915,13 @@ def cover_markdown(b: Briefing) -> str:
                 sum(b.cohort_sizes.values()) if set(b.cohort_sizes) >= set(
                     s for s in b.answers["survey"] if s != "total") else None)
             if size and not _missing(count):
-                row["Response rate"] = f"{fmt_pct(100 * int(count) / size)} of {size}"
+                rate = 100 * int(count) / size
+                row["Response rate"] = f"{fmt_pct(rate)} of {size}" + (
+                    " (low)" if rate < LOW_RESPONSE else "")
+                if rate < LOW_RESPONSE and survey != "total":
+                    low.append(cb.surveys[survey]["name"])
+                if rate > 100:
+                    over.append(cb.surveys[survey]["name"] if survey != "total" else "all")
             else:
                 row["Response rate"] = "[c]" if size and _missing(count) else "[x]"
         rows.append(row)
@@ -883,10 +933,27 @@ def cover_markdown(b: Briefing) -> str:
     if b.cohort_sizes:
         note += ("\n\nResponse rate = answers as a share of the children eligible to take "
                  "part (numbers supplied by the authority); [x] = not supplied.")
+    if low:
+        note += "\n\n" + callout("warning", "Low response", low_response_text(low))
+    if over:
+        note += ("\n\nMore questionnaires were returned than the number of eligible children "
+                 f"given for {', '.join(over)}: check `cohort_sizes` in the parameter file.")
     power = power_sentence(b.power)
     if power:
         note += "\n\n" + power
     return "\n".join(lines) + "\n\n" + table + note
+
+
+#: Below this response rate (%) the briefing cautions that results may not speak for all.
+LOW_RESPONSE = 30.0
+
+
+def low_response_text(surveys: Sequence[str]) -> str:
+    """The caution shown when fewer than 3 in 10 eligible children answered a survey."""
+    names = ", ".join(surveys[:-1]) + (" and " if len(surveys) > 1 else "") + surveys[-1]
+    return (f"Fewer than 3 in 10 of the children eligible answered *{names}*. Those who "
+            "answered may not speak for all of them: read these results with caution, and "
+            "ask how more children can be helped to take part next time.")
 
 
 def power_sentence(power: pd.DataFrame | None) -> str:

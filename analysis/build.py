@@ -30,6 +30,7 @@ import argparse
 import concurrent.futures as cf
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import multiprocessing as mp
@@ -53,8 +54,12 @@ from analysis.files import write_atomic
 from analysis.params import Authority, ensure_params, resolve_params
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
-LA_NOTEBOOKS = ("indicators", "briefing")
+LA_NOTEBOOKS = ("indicators", "briefing", "young_people")
 FORMATS = ("html", "pdf", "docx")
+#: Documents besides the briefing: (notebook, output stem, title, formats it comes in).
+EXTRA_DOCUMENTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("young_people", "young-people", "what you told us, and what happens next", ("html", "pdf")),
+)
 STATE_VERSION = 2  # 2: authorities carry their answer counts
 CODE_GLOBS = (
     "analysis/**/*.py",
@@ -260,6 +265,8 @@ class Job:
     title: str = ""
     key: str = ""  # la_code ("national" for the national briefing): outcomes are keyed by it
     formats: tuple[str, ...] = FORMATS
+    #: formats already published with this fingerprint (kept, not rendered again)
+    kept_formats: tuple[str, ...] = ()
 
 
 @dataclass
@@ -298,29 +305,33 @@ def run_job(job: Job) -> Outcome:
     try:
         for name in job.notebooks:
             current = name
+            source = NOTEBOOKS / f"{name}.ipynb"
             run_notebook(
-                NOTEBOOKS / f"{name}.ipynb",
+                source,
                 job.scratch / f"{name}.ipynb",
-                # only the briefing quotes children (the indicators notebook has no such input)
-                {k: v for k, v in job.params.items() if k != "quotes_file" or name == "briefing"},
+                parameters_for(source, job.params),
                 cwd=job.scratch,
                 warm=job.warm,
             )
         current = "render"
-        last = job.notebooks[-1]
-        render_notebook(
-            job.scratch / f"{last}.ipynb",
-            job.scratch,
-            stem="briefing",
-            formats=job.formats,
-            renderer=job.renderer,
-            metadata={"title": job.title, "date": long_date(job.params.get("build_date", ""))},
-        )
+        date = long_date(job.params.get("build_date", ""))
+        for notebook, stem, title, allowed in outputs_of(job):
+            formats = [f for f in job.formats if f in allowed]
+            if formats:
+                render_notebook(
+                    job.scratch / f"{notebook}.ipynb", job.scratch, stem=stem,
+                    formats=formats, renderer=job.renderer,
+                    metadata={"title": title, "date": date},
+                )
+        current_formats = tuple(sorted(set(job.formats) | set(job.kept_formats),
+                                       key=FORMATS.index))
         global _PUBLISHING
         _PUBLISHING = True  # a stop request now waits until the set is complete
         try:
-            files = publish(job.scratch, job.out_dir, job.formats)
-            write_json_atomic(job.stamp, {"fingerprint": job.fingerprint, "files": files})
+            files = publish(job.scratch, job.out_dir, current_formats)
+            withdraw_stale(job)
+            write_json_atomic(job.stamp, {"fingerprint": job.fingerprint, "files": files,
+                                          "formats": list(current_formats)})
         finally:
             _PUBLISHING = False
             if _STOP_REQUESTED is not None:
@@ -332,6 +343,57 @@ def run_job(job: Job) -> Outcome:
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         return fail_job(job, exc, current, start)
+
+
+@functools.lru_cache(maxsize=16)
+def notebook_parameters(notebook: Path) -> frozenset[str] | None:
+    """Names assigned in a notebook's ``parameters`` cell (None: no such cell, pass all)."""
+    import re
+
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        return None
+    for cell in cells:
+        if "parameters" in (cell.get("metadata", {}).get("tags") or []):
+            source = "".join(cell.get("source") or [])
+            return frozenset(re.findall(r"^([A-Za-z_]\w*)\s*=", source, flags=re.M))
+    return None
+
+
+def parameters_for(notebook: Path, params: dict[str, Any]) -> dict[str, Any]:
+    """The build's parameters a notebook declares (Papermill warns about any others)."""
+    names = notebook_parameters(notebook)
+    return dict(params) if names is None else {k: v for k, v in params.items() if k in names}
+
+
+def outputs_of(job: Job) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(notebook, output stem, title, formats it can have) of every document a job renders."""
+    if job.kind == "national":
+        return [(job.notebooks[-1], "briefing", job.title, FORMATS)]
+    return [("briefing", "briefing", job.title, FORMATS),
+            *[(nb, stem, f"{job.name}: {title}", fmts)
+              for nb, stem, title, fmts in EXTRA_DOCUMENTS if nb in job.notebooks]]
+
+
+def output_files(kind: str, formats: tuple[str, ...] | list[str] = FORMATS) -> list[str]:
+    """File names of the documents of an authority (or the national job) in ``formats``."""
+    docs = [("briefing", FORMATS)] + (
+        [(stem, fmts) for nb, stem, _, fmts in EXTRA_DOCUMENTS if nb in LA_NOTEBOOKS]
+        if kind == "authority" else [])
+    return [f"{stem}.{f}" for stem, fmts in docs for f in formats if f in fmts]
+
+
+def withdraw_stale(job: Job) -> None:
+    """Remove documents in formats not rendered now and not current (``FORMATS`` subset).
+
+    A PDF built before a parameter change would otherwise sit beside the new
+    HTML and be linked from the index as if it were current.
+    """
+    current = set(job.formats) | set(job.kept_formats)
+    for name in output_files(job.kind):
+        if name.rsplit(".", 1)[1] not in current:
+            (job.out_dir / name).unlink(missing_ok=True)
 
 
 def fail_job(job: Job, exc: BaseException, stage: str, start: float) -> Outcome:
@@ -511,16 +573,67 @@ class Progress:
 
 
 # ---------------------------------------------------------------- main flow
+def formats_needed(stamp: dict[str, Any], fingerprint: str, formats: tuple[str, ...],
+                   out_dir: Path, kind: str, force: bool) -> tuple[bool, tuple[str, ...]]:
+    """(must build, formats already current) for one job.
+
+    A stamp records the fingerprint and the formats built with it; a job is
+    up to date when the fingerprint matches and every requested format was
+    built with it (and its files exist). Formats built with the same
+    fingerprint and not requested now are kept as they are.
+    """
+    if force or stamp.get("fingerprint") != fingerprint:
+        return True, ()
+    done = tuple(f for f in stamp.get("formats", FORMATS) if f in FORMATS
+                 and all((out_dir / n).exists() for n in output_files(kind, (f,))))
+    kept = tuple(f for f in done if f not in formats)
+    return not set(formats) <= set(done), kept
+
+
+def parse_list(value: str | None, allowed: tuple[str, ...] | None, what: str) -> tuple[str, ...]:
+    """'html, pdf' -> ('html', 'pdf'); unknown entries of a closed list are a clear error."""
+    items = tuple(dict.fromkeys(v.strip() for v in (value or "").split(",") if v.strip()))
+    if allowed is not None:
+        unknown = [v for v in items if v not in allowed]
+        if unknown:
+            raise UserError(f"{what}: unknown value(s) {', '.join(unknown)} "
+                            f"(use a comma-separated list of {', '.join(allowed)})")
+    return items
+
+
+def select_authorities(auths: list[Authority], only: tuple[str, ...], data: Path
+                       ) -> list[Authority]:
+    """The authorities ``ONLY`` names (all when it is empty); unknown slugs are an error."""
+    if not only:
+        return auths
+    import difflib
+
+    slugs = {a.slug: a for a in auths}
+    unknown = [s for s in only if s not in slugs]
+    if unknown:
+        hints = []
+        for slug in unknown:
+            close = difflib.get_close_matches(slug, list(slugs), n=3)
+            hints.append(f"{slug!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+        raise UserError(f"ONLY: no authority in {data} has the slug {'; '.join(hints)}. "
+                        "Slugs are the names of the parameter files, e.g. "
+                        f"{next(iter(slugs), 'northbridge')}.")
+    return [slugs[s] for s in only]
+
+
 def plan_jobs(
     auths: list[Authority], paths: Paths, national_fp: str, code_fp: str, renderer: str,
-    data_fp: str, force: bool, warm: bool, log: Logger, formats: tuple[str, ...] = FORMATS,
-    review_dir: Path | None = None,
+    data_fp: str, force: bool, warm: bool, log: Logger, review_dir: Path | None = None,
+    formats: tuple[str, ...] = FORMATS,
+    every: list[Authority] | None = None,
 ) -> tuple[list[Job], list[Outcome]]:
     """Jobs whose inputs changed; parameter problems become failures up front.
 
     An authority's fingerprint includes its approved comments in ``review_dir``
     (:func:`analysis.comments.quotes_fingerprint`), so approving, editing or
-    withdrawing a quote rebuilds that authority only.
+    withdrawing a quote rebuilds that authority only. ``every`` is every
+    authority in the data (``auths`` may be the ``ONLY`` selection): neighbours
+    are checked against it and regions gathered from it.
     """
     from analysis.comments import quotes_fingerprint
 
@@ -528,10 +641,13 @@ def plan_jobs(
     failures: list[Outcome] = []
     version = code_version()
     date = build_date()
+    every = every if every is not None else auths
+    codes = [a.la_code for a in every]
+    regions = region_members(every, paths.params, codes, paths.work / "regions.json")
     for auth in auths:
         out_dir = paths.reports / auth.slug
         try:
-            params = resolve_params(auth, paths.params)
+            params = resolve_params(auth, paths.params, codes)
         except UserError as exc:
             # All of its published files go: none would match the parameters asked for.
             withdraw(out_dir)
@@ -543,6 +659,11 @@ def plan_jobs(
             "la_code": auth.la_code,
             "survey_year": int(params["survey_year"]),
             "cohort_sizes": params.get("cohort_sizes") or {},
+            "we_will": list(params.get("we_will") or []),
+            "neighbours": list(params.get("neighbours") or []),
+            "region": str(params.get("region") or ""),
+            "region_codes": [c for c in regions.get(str(params.get("region") or ""), [])
+                             if c != auth.la_code],
             "national_dir": str(paths.national_work.resolve()),
             "reports_dir": str(paths.reports.resolve()),
             "out_dir": ".",
@@ -555,13 +676,11 @@ def plan_jobs(
         quotes_fp = text_hash(quotes_fingerprint(review_dir, auth.slug, auth.la_code),
                               params.get("local_places"), params.get("local_schools"))
         fingerprint = text_hash(nb_params | {"code_version": None, "build_date": None},
-                                national_fp, code_fp, renderer, quotes_fp,
-                                *_formats_key(formats))
+                                national_fp, code_fp, renderer, quotes_fp)
         stamp = paths.stamps / f"{auth.slug}.json"
-        done = read_json(stamp)
-        if not force and done.get("fingerprint") == fingerprint and all(
-            (out_dir / f"briefing.{f}").exists() for f in formats
-        ):
+        needed, kept = formats_needed(read_json(stamp), fingerprint, formats, out_dir,
+                                      "authority", force)
+        if not needed:
             continue
         if review_dir is not None:
             try:
@@ -578,16 +697,34 @@ def plan_jobs(
             fingerprint=fingerprint, out_dir=out_dir, scratch=paths.scratch / auth.slug,
             stamp=stamp, log_file=paths.logs / f"{auth.slug}.log", renderer=renderer,
             warm=warm, title=f"{auth.la_name}: children's well-being briefing",
-            key=auth.la_code, formats=formats,
+            key=auth.la_code, formats=formats, kept_formats=kept,
         ))
     return jobs, failures
 
 
-def _formats_key(formats: tuple[str, ...]) -> tuple[str, ...]:
-    """Fingerprint part for the formats: none for all three (stamps of older builds hold)."""
-    return () if tuple(formats) == FORMATS else (",".join(formats),)
+def region_members(auths: list[Authority], params_dir: Path, codes: list[str],
+                   memory: Path | None = None) -> dict[str, list[str]]:
+    """Region name -> codes of the authorities whose parameter files give it.
 
-
+    A file that cannot be read keeps the region it had when it was last read
+    (remembered in ``memory``): its own authority fails with the reason, and
+    the others' region comparisons, and so their builds, are unaffected.
+    """
+    known = read_json(memory) if memory is not None else {}
+    regions: dict[str, str] = {}
+    for auth in auths:
+        try:
+            region = resolve_params(auth, params_dir, codes).get("region")
+        except UserError:
+            region = known.get(auth.la_code)
+        if region:
+            regions[auth.la_code] = str(region)
+    if memory is not None and regions != known:
+        write_json_atomic(memory, regions)
+    out: dict[str, list[str]] = {}
+    for code, region in regions.items():
+        out.setdefault(region, []).append(code)
+    return out
 def prepare_quotes(review_dir: Path, auth: Authority, params: dict[str, Any],
                    paths: Paths) -> Path:
     """Choose an authority's quotes (approved, unflagged, redacted again) for its notebook.
@@ -614,7 +751,7 @@ def national_job(paths: Paths, national_fp: str, code_fp: str, renderer: str,
     }
     return Job(
         kind="national", slug="national", name="National briefing", params=params,
-        fingerprint=text_hash(national_fp, code_fp, renderer, *_formats_key(formats)),
+        fingerprint=text_hash(national_fp, code_fp, renderer),
         out_dir=paths.national, scratch=paths.scratch / "_national",
         stamp=paths.stamps / "_national.json", log_file=paths.logs / "national.log",
         renderer=renderer, warm=warm, notebooks=("national",),
@@ -630,10 +767,12 @@ def build_index(paths: Paths, auths: list[Authority], outcomes: dict[str, Outcom
     def entry(key: str, slug: str, name: str, year: Any, folder: Path) -> dict[str, Any]:
         formats = {f: f"{slug}/briefing.{f}" for f in FORMATS
                    if (folder / f"briefing.{f}").exists()}
+        young = {f: f"{slug}/young-people.{f}" for f in FORMATS
+                 if (folder / f"young-people.{f}").exists()}
         out = outcomes.get(key)
         ok = bool(formats) and (out is None or out.ok)
         return {"name": name, "slug": slug, "survey_year": year, "formats": formats,
-                "status": "built" if ok else "failed",
+                "young_people": young, "status": "built" if ok else "failed",
                 "note": "" if ok else (out.error if out else "not built")}
 
     entries = [entry("national", "national", "National briefing (all authorities)", "",
@@ -715,6 +854,7 @@ def _run_locked(args: argparse.Namespace, log: Logger, paths: Paths, data: Path,
     private_dir(paths.work)
     # Builds before the folder moved kept it inside the reports: not publishable.
     shutil.rmtree(paths.reports / ".build", ignore_errors=True)
+    only = parse_list(args.only, None, "ONLY")
     data_fp = text_hash(file_hash(data), file_hash(mapping) if mapping else "")
     code_fp = code_hash()
     state = read_json(paths.state_file)
@@ -747,6 +887,7 @@ def _run_locked(args: argparse.Namespace, log: Logger, paths: Paths, data: Path,
                              "answers": [list(x) for x in a.answers]} for a in auths],
         })
 
+    selected = select_authorities(auths, only, data)
     created, updated, orphans = ensure_params(auths, paths.params)
     if created:
         log.info(f"Wrote {len(created)} new parameter file(s) in {paths.params}/")
@@ -757,16 +898,22 @@ def _run_locked(args: argparse.Namespace, log: Logger, paths: Paths, data: Path,
     withdraw_dropped(paths, auths, log)
 
     review_dir = Path(args.review_dir) if args.review_dir else None
-    jobs, failures = plan_jobs(auths, paths, national_fp, code_fp, renderer, data_fp,
-                               args.force, not args.cold, log, formats=formats,
-                               review_dir=review_dir)
+    jobs, failures = plan_jobs(selected, paths, national_fp, code_fp, renderer, data_fp,
+                               args.force, not args.cold, log, review_dir=review_dir,
+                               formats=formats, every=auths)
     nat = national_job(paths, national_fp, code_fp, renderer, data_fp, not args.cold, formats)
-    if args.force or read_json(nat.stamp).get("fingerprint") != nat.fingerprint or not all(
-            (paths.national / f"briefing.{f}").exists() for f in formats):
+    needed, nat.kept_formats = formats_needed(read_json(nat.stamp), nat.fingerprint, formats,
+                                              paths.national, "national", args.force)
+    if needed:
         jobs.insert(0, nat)
+    if only:
+        log.info(f"ONLY: building {', '.join(only)} (and the national briefing and index "
+                 "when they are out of date)")
+    if formats != FORMATS:
+        log.info(f"FORMATS: rendering {', '.join(formats)} only")
 
     outcomes: dict[str, Outcome] = {o.key: o for o in failures}
-    up_to_date = len(auths) + 1 - len(jobs) - len(failures)
+    up_to_date = len(selected) + 1 - len(jobs) - len(failures)
     interrupted: Interrupted | None = None
     index = paths.reports / "index.html"
     index_error = ""
@@ -920,6 +1067,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--formats", default="",
                    help="comma-separated briefing formats: html,pdf,docx (default: all)")
     p.add_argument("--renderer", choices=("auto", "quarto", "pandoc"), default="auto")
+    p.add_argument("--only", default="",
+                   help="comma-separated slugs: build only these authorities (ONLY)")
     p.add_argument("--review-dir", default="review",
                    help="the comment-review folder (`make review`); approved quotes come from it")
     p.add_argument("--force", action="store_true", help="rebuild everything")

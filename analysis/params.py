@@ -8,7 +8,7 @@ values (a chosen survey year, cohort sizes for response rates) survive.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,13 +37,24 @@ def header() -> str:
         "# local_places, local_schools: names of local places (towns, estates,\n"
         "#   children's homes) and schools that children may mention in comments;\n"
         "#   redacted as [place] and [school] wherever they appear (docs/comments.md).\n"
+        "# region: optional, the authority's region (a name); the briefing compares\n"
+        "#   it with the other authorities whose files give the same region.\n"
+        "# neighbours: optional, authority codes of its statistical neighbours,\n"
+        "#   e.g. neighbours: [E06000001, E06000002]; compared with them pooled.\n"
+        "# we_will: optional, the council's promises to its children, one short\n"
+        "#   sentence each, shown in the young people's version (young-people.html),\n"
+        "#   e.g. we_will: [\"Make sure every child knows who their social worker is.\"]\n"
     )
 
 
 KNOWN_KEYS = ("la_code", "la_name", "slug", "survey_year", "cohort_sizes", "local_places",
-              "local_schools")
+              "local_schools", "we_will", "region", "neighbours")
 #: Deny-lists for redacting comments (analysis.redact): lists of names.
 DENY_LIST_KEYS = ("local_places", "local_schools")
+SYNTHETIC_CONFIG = Path(__file__).resolve().parent.parent / "data" / "reference" / "synthetic.yaml"
+MAX_REGION = 80
+#: Longest promise accepted in ``we_will`` (characters): a sentence a child can read.
+MAX_PROMISE = 300
 #: A parameter file holds a handful of keys; anything bigger is a mistake (or
 #: an attack: a 57 MB file once stalled every worker at 4.6 GB), refused unread.
 MAX_PARAMS_BYTES = 1_000_000
@@ -101,6 +112,7 @@ def default_params(auth: Authority) -> dict[str, Any]:
         "cohort_sizes": {},
         "local_places": [],
         "local_schools": [],
+        "we_will": [],
     }
 
 
@@ -127,9 +139,31 @@ def read_params(path: Path) -> dict[str, Any]:
     return data
 
 
-def check_params(path: Path, params: dict[str, Any], auth: Authority) -> None:
-    """Reject parameters that contradict the data (wrong code, unknown year...)."""
+def check_params(path: Path, params: dict[str, Any], auth: Authority,
+                 known_codes: Iterable[str] | None = None) -> None:
+    """Reject parameters that contradict the data (wrong code, unknown year...).
+
+    ``known_codes`` (the authorities in the data) lets ``neighbours`` be checked:
+    a code that is not in the data is an error naming the file.
+    """
     problems = []
+    region = params.get("region")
+    if region is not None and not (isinstance(region, str) and region.strip()
+                                   and len(region) <= MAX_REGION):
+        problems.append(f"region must be a name (1 to {MAX_REGION} characters)")
+    neighbours = params.get("neighbours")
+    if neighbours is not None:
+        if not (isinstance(neighbours, list) and all(isinstance(c, str) for c in neighbours)):
+            problems.append("neighbours must be a list of authority codes, "
+                            "e.g. neighbours: [E06000001, E06000002]")
+        else:
+            if auth.la_code in neighbours:
+                problems.append(f"neighbours lists the authority itself ({auth.la_code})")
+            if known_codes is not None:
+                known = set(known_codes)
+                if unknown_codes := sorted(set(neighbours) - known - {auth.la_code}):
+                    problems.append(f"neighbours has code(s) not in the data: "
+                                    f"{', '.join(unknown_codes)}")
     code = params.get("la_code", auth.la_code)
     if not isinstance(code, str) or code != auth.la_code:
         problems.append(f"la_code {code!r} is not {auth.la_code!r}")
@@ -169,6 +203,14 @@ def check_params(path: Path, params: dict[str, Any], auth: Authority) -> None:
             problems.append(
                 f"cohort_sizes are smaller than the answers in {year} ({'; '.join(over)}), "
                 "a response rate over 100%: give the number of children eligible to answer")
+    promises = params.get("we_will")
+    if promises is not None and not (
+        isinstance(promises, list)
+        and all(isinstance(w, str) and w.strip() and len(w) <= MAX_PROMISE for w in promises)
+    ):
+        problems.append(f"we_will must be a list of sentences (each 1 to {MAX_PROMISE} "
+                        "characters), e.g. we_will: [\"Tell every child who their social "
+                        "worker is.\"]")
     for key in DENY_LIST_KEYS:
         value = params.get(key) or []
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip()
@@ -214,10 +256,12 @@ def _ensure_params(
     created: list[Path] = []
     updated: list[Path] = []
     slugs = set()
+    auths = list(auths)
+    demo = demo_comparators([a.la_code for a in auths])
     for auth in auths:
         slugs.add(auth.slug)
         path = params_dir / f"{auth.slug}.yaml"
-        defaults = default_params(auth)
+        defaults = {**default_params(auth), **demo.get(auth.la_code, {})}
         if not path.exists():
             write_yaml_atomic(path, defaults, header())
             created.append(path)
@@ -234,12 +278,46 @@ def _ensure_params(
     return created, updated, orphans
 
 
-def resolve_params(auth: Authority, params_dir: Path) -> dict[str, Any]:
+def resolve_params(auth: Authority, params_dir: Path,
+                   known_codes: Iterable[str] | None = None) -> dict[str, Any]:
     """The parameters an authority is built with: its file over the defaults."""
     path = params_dir / f"{auth.slug}.yaml"
     params = default_params(auth)
     if path.exists():
         given = read_params(path)
-        check_params(path, given, auth)
+        check_params(path, given, auth, known_codes)
         params.update({k: v for k, v in given.items() if v is not None})
     return params
+
+
+def demo_comparators(codes: Sequence[str], config: Path = SYNTHETIC_CONFIG
+                     ) -> dict[str, dict[str, Any]]:
+    """Fictional region and neighbours of the demonstration's authorities (others: none).
+
+    The rule is the ``comparators`` section of ``data/reference/synthetic.yaml``:
+    the fictional authorities, in the order listed there, are split into equal
+    runs, one per region; an authority's neighbours are the authorities of
+    ``codes`` closest to it in planned size (latest year), ties by code. Read
+    with PyYAML only, so a build with nothing to do still imports no pandas.
+    """
+    try:
+        with config.open(encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    spec = raw.get("comparators") or {}
+    listed = raw.get("authorities") or []
+    regions = list(spec.get("regions") or [])
+    if not regions or not listed:
+        return {}
+    order = {str(a["code"]): i for i, a in enumerate(listed)}
+    size = {str(a["code"]): int(a["sizes"][max(a["sizes"])]) for a in listed}
+    present = sorted(c for c in dict.fromkeys(codes) if c in order)
+    count = int(spec.get("neighbours", 5))
+    out: dict[str, dict[str, Any]] = {}
+    for code in present:
+        region = regions[order[code] * len(regions) // len(listed)]
+        near = sorted((c for c in present if c != code),
+                      key=lambda c, me=code: (abs(size[c] - size[me]), c))[:count]
+        out[code] = {"region": str(region), "neighbours": sorted(near)}
+    return out

@@ -172,9 +172,15 @@ def render_index(entries: Sequence[Mapping[str, Any]], out_path: Path, title: st
     """Write an accessible, self-contained index page linking every briefing.
 
     Each entry has ``name``, ``slug``, ``survey_year``, ``formats`` (format ->
-    href relative to the index), ``status`` ("built" or "failed") and an
+    href relative to the index), optionally ``young_people`` (the same for the
+    young people's version), ``status`` ("built" or "failed") and an
     optional ``note``. The national briefing (slug ``national``) is listed
     first whatever its position; the others keep the order given.
+
+    A search box filters the authorities by name as the reader types (accents
+    and case ignored; the count of matches is announced to screen readers).
+    It is a few lines of inline script, so the page works from a USB stick or
+    a shared drive without a network; without script every row is shown.
     """
     out_path = Path(out_path)
     ordered = sorted(entries, key=lambda e: 0 if str(e.get("slug")) == "national" else 1)
@@ -186,9 +192,11 @@ def render_index(entries: Sequence[Mapping[str, Any]], out_path: Path, title: st
         summary += f"; {failed} could not be built"
     page = _INDEX_TEMPLATE.substitute(
         title=html.escape(title),
-        css=_read_css(),
+        css=_read_css() + _INDEX_CSS,
         summary=html.escape(summary) + ".",
         rows=rows,
+        total=sum(1 for e in ordered if str(e.get("slug")) != "national"),
+        script=_INDEX_SCRIPT,
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out_path, page.encode("utf-8"))
@@ -937,13 +945,21 @@ $css
 <p class="subtitle">$summary</p>
 </header>
 <main id="content">
-<table>
-<caption>Briefings by local authority, with the survey year each one covers</caption>
+<form class="finder" role="search" onsubmit="return false">
+<label for="find">Find an authority by name</label>
+<input type="search" id="find" name="find" autocomplete="off" spellcheck="false"
+ aria-describedby="find-count">
+<p id="find-count" role="status" aria-live="polite">$total authorities listed.</p>
+</form>
+<table id="briefings">
+<caption>Briefings by local authority, with the survey year each one covers and
+the formats it comes in</caption>
 <thead>
 <tr>
 <th scope="col">Briefing</th>
 <th scope="col">Survey year</th>
-<th scope="col">Formats</th>
+<th scope="col">Director's briefing</th>
+<th scope="col">Young people's version</th>
 <th scope="col">Status</th>
 </tr>
 </thead>
@@ -951,7 +967,12 @@ $css
 $rows
 </tbody>
 </table>
+<p id="find-none" hidden>No authority has that name. Check the spelling, or clear the box
+to see them all.</p>
 </main>
+<script>
+$script
+</script>
 </body>
 </html>
 """
@@ -963,15 +984,58 @@ def _read_css() -> str:
     return CSS_FILE.read_text(encoding="utf-8")
 
 
-def _index_row(entry: Mapping[str, Any]) -> str:
-    name = str(entry.get("name") or entry.get("slug") or "Unnamed")
-    national = str(entry.get("slug")) == "national"
-    label = name if national or name.lower().endswith("briefing") else f"{name} briefing"
-    year = entry.get("survey_year")
-    year_text = html.escape(str(year)) if year not in (None, "") else "All years"
-    status = str(entry.get("status", "built"))
+_INDEX_CSS = """
+.finder { margin: 0 0 1rem; }
+.finder label { display: block; font-weight: bold; margin-bottom: 0.25rem; }
+.finder input { font-size: 1.1rem; padding: 0.35rem 0.5rem; width: min(24rem, 100%);
+  border: 2px solid #0b0c0c; }
+.finder input:focus { outline: 3px solid #ffdd00; outline-offset: 0; }
+#find-count { margin: 0.4rem 0 0; }
+"""
+
+# Filters rows by their data-name (lower case, accents removed in Python); the
+# query is normalised the same way. No network, no library.
+_INDEX_SCRIPT = """(function () {
+  var box = document.getElementById("find");
+  var count = document.getElementById("find-count");
+  var none = document.getElementById("find-none");
+  var rows = Array.prototype.slice.call(
+    document.querySelectorAll("#briefings tbody tr[data-name]"));
+  function norm(text) {
+    return text.normalize("NFD").replace(/[\\u0300-\\u036f]/g, "").toLowerCase()
+      .replace(/[^a-z0-9]+/g, " ").trim();
+  }
+  function filter() {
+    var words = norm(box.value).split(" ").filter(Boolean);
+    var shown = 0;
+    rows.forEach(function (row) {
+      var name = row.getAttribute("data-name");
+      var hit = words.every(function (w) { return name.indexOf(w) !== -1; });
+      row.hidden = !hit;
+      if (hit) { shown += 1; }
+    });
+    none.hidden = shown > 0;
+    count.textContent = words.length ? shown + " of " + rows.length +
+      " authorities match \u201c" + box.value.trim() + "\u201d." :
+      rows.length + " authorities listed.";
+  }
+  box.addEventListener("input", filter);
+  filter();
+})();"""
+
+
+def _search_name(name: str) -> str:
+    """The name as the search box compares it: lower case, no accents, words only."""
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", name)
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).lower()
+    return " ".join(re.findall(r"[a-z0-9]+", plain))
+
+
+def _format_links(label: str, formats: Mapping[str, Any] | None) -> str:
     links = []
-    for fmt, href in (entry.get("formats") or {}).items():
+    for fmt, href in (formats or {}).items():
         if not href:
             continue
         fmt_label = FORMAT_LABELS.get(fmt, str(fmt).upper())
@@ -979,7 +1043,19 @@ def _index_row(entry: Mapping[str, Any]) -> str:
             f'<li><a href="{html.escape(str(href), quote=True)}">'
             f"{html.escape(label)} ({html.escape(fmt_label)})</a></li>"
         )
-    links_html = f'<ul class="format-links">{"".join(links)}</ul>' if links else "None"
+    return f'<ul class="format-links">{"".join(links)}</ul>' if links else "None"
+
+
+def _index_row(entry: Mapping[str, Any]) -> str:
+    name = str(entry.get("name") or entry.get("slug") or "Unnamed")
+    national = str(entry.get("slug")) == "national"
+    label = name if national or name.lower().endswith("briefing") else f"{name} briefing"
+    year = entry.get("survey_year")
+    year_text = html.escape(str(year)) if year not in (None, "") else "All years"
+    status = str(entry.get("status", "built"))
+    links_html = _format_links(label, entry.get("formats"))
+    young_html = ("Not applicable" if national else
+                  _format_links(f"{name}: young people's version", entry.get("young_people")))
     if status == "built":
         status_html = "Built"
     else:
@@ -987,8 +1063,9 @@ def _index_row(entry: Mapping[str, Any]) -> str:
     note = entry.get("note")
     if note:
         status_html += f": {html.escape(str(note))}"
+    search = "" if national else f' data-name="{html.escape(_search_name(name), quote=True)}"'
     return (
-        f'<tr><th scope="row">{html.escape(name)}</th><td>{year_text}</td>'
-        f"<td>{links_html}</td><td>{status_html}</td></tr>"
+        f'<tr{search}><th scope="row">{html.escape(name)}</th><td>{year_text}</td>'
+        f"<td>{links_html}</td><td>{young_html}</td><td>{status_html}</td></tr>"
     )
 

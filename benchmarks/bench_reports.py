@@ -5,7 +5,9 @@ Measured here, on this machine, in this order:
      national stage once, warm kernels, JOBS workers);
   2. nothing changed: the same build again;
   3. one authority changed: its parameter file edited, build again;
-  4. the naive baseline: for a sample of authorities, one after another, each
+  4. one authority's HTML only, as a researcher iterates: another parameter file
+     edited, then ``make reports ONLY=<slug> FORMATS=html``;
+  5. the naive baseline: for a sample of authorities, one after another, each
      notebook run by a plain Papermill call on a fresh kernel with the national
      work (comparison tables, driver models) redone inside it, then rendered.
 
@@ -33,11 +35,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def run_build(data: Path, reports: Path, params: Path, jobs: int) -> tuple[float, int]:
+def run_build(data: Path, reports: Path, params: Path, jobs: int,
+              *extra: str) -> tuple[float, int]:
     start = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "analysis.build", "--data", str(data), "--reports-dir",
-         str(reports), "--params-dir", str(params), "--jobs", str(jobs)],
+         str(reports), "--params-dir", str(params), "--jobs", str(jobs), *extra],
         cwd=ROOT, capture_output=True, text=True,
     )
     seconds = time.monotonic() - start
@@ -90,6 +93,8 @@ def main() -> int:
     ap.add_argument("--baseline-sample", type=int, default=4,
                     help="authorities built the naive way (per-authority time is reported)")
     ap.add_argument("--json", default=None, help="also write the figures to this file")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="skip the naive baseline (builds and ONLY/FORMATS figures only)")
     args = ap.parse_args()
     data = Path(args.data)
 
@@ -108,16 +113,21 @@ def main() -> int:
         text = one.read_text().replace("cohort_sizes: {}", "cohort_sizes: {ylyc_11_17: 150}")
         one.write_text(text)
         incr, rc_incr = run_build(data, reports, params, args.jobs)
+        other = sorted(params.glob("*.yaml"))[len(las) // 3]
+        other.write_text(other.read_text().replace("cohort_sizes: {}",
+                                                   "cohort_sizes: {ylbc: 90}"))
+        only, rc_only = run_build(data, reports, params, args.jobs, "--only", other.stem,
+                                  "--formats", "html")
 
         sample = las.iloc[:: max(1, n_las // max(1, args.baseline_sample))][: args.baseline_sample]
         naive_times = []
-        for code, year in sample.items():
+        for code, year in ([] if args.no_baseline else sample.items()):
             out = tmp_path / "naive" / code
             out.mkdir(parents=True)
             naive_times.append(naive_authority(data, code, int(year), out))
 
     per_la = full / n_las
-    naive_per_la = sum(naive_times) / len(naive_times)
+    naive_per_la = sum(naive_times) / len(naive_times) if naive_times else float("nan")
     figures = {
         "machine": (f"{platform.machine()}, {os.cpu_count()} cores, "
                     f"Python {platform.python_version()}"),
@@ -129,9 +139,10 @@ def main() -> int:
         "naive_sample": len(naive_times),
         "speed_up": round(naive_per_la / per_la, 1),
         "one_authority_changed_s": round(incr, 1),
+        "only_one_authority_html_s": round(only, 1),
         "nothing_changed_s": round(noop, 2),
         "peak_memory_mib": round(peak_rss_mib()),
-        "exit_codes": [rc_full, rc_noop, rc_incr],
+        "exit_codes": [rc_full, rc_noop, rc_incr, rc_only],
     }
     print(f"Machine: {figures['machine']}; {n_las} authorities; JOBS={args.jobs}")
     print(f"Full build:            {full:7.1f} s  = {per_la:5.2f} s per authority")
@@ -139,6 +150,7 @@ def main() -> int:
           f"(mean of {len(naive_times)}, one after another, fresh kernels, national work repeated)")
     print(f"Speed-up:              {figures['speed_up']:7.1f} x")
     print(f"One authority changed: {incr:7.1f} s")
+    print(f"ONLY=<slug> FORMATS=html, its parameters edited: {only:5.1f} s")
     print(f"Nothing changed:       {noop:7.2f} s")
     print(f"Peak memory:           {figures['peak_memory_mib']:7d} MiB (largest single process)")
     if args.json:

@@ -59,7 +59,19 @@ GOLDEN: dict[str, list[Golden]] = {
             notebook="notebooks/briefing.ipynb",
             pattern="briefing-{slug}.ipynb",
             authorities=("first",),
-            parameters={"data": FIXTURE, "national_dir": None, "out_dir": None},
+            parameters={"data": FIXTURE, "national_dir": None, "out_dir": None,
+                        # neighbours and a region, so the comparison section is checked too
+                        "neighbours": ["E99000001", "E99000004", "E99000006"],
+                        "region": "North Vale", "region_codes": ["E99000001", "E99000004"]},
+        ),
+    ],
+    "young_people": [
+        Golden(
+            notebook="notebooks/young_people.ipynb",
+            pattern="young-people-{slug}.ipynb",
+            authorities=("first",),
+            parameters={"data": FIXTURE, "national_dir": None, "out_dir": None,
+                        "we_will": ["Make sure you know who your social worker is."]},
         ),
     ],
     "national": [

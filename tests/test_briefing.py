@@ -308,6 +308,24 @@ def test_response_rates_from_cohort_sizes(national_dir: Path, tmp_path: Path) ->
     assert "[x]" in cover  # cohort sizes not given for the other surveys
 
 
+def test_low_response_rate_is_cautioned(national_dir: Path, tmp_path: Path) -> None:
+    """Below 30% of the eligible children answering, the cover says to read with caution."""
+    b = br.prepare(la_code="E06000101", national_dir=national_dir, out_dir=tmp_path)
+    answered = b.answers.set_index("survey")["answers"]
+    survey = next(s for s in answered.index if s != "total" and not pd.isna(answered[s]))
+    count = int(answered[survey])
+    ok = br.cover_markdown(br.prepare(la_code="E06000101", national_dir=national_dir,
+                                      out_dir=tmp_path, cohort_sizes={survey: count * 2}))
+    assert "Low response" not in ok and "(low)" not in ok
+    low = br.cover_markdown(br.prepare(la_code="E06000101", national_dir=national_dir,
+                                       out_dir=tmp_path, cohort_sizes={survey: count * 4}))
+    assert "(low)" in low and 'callout-warning title="Low response"' in low
+    assert "Fewer than 3 in 10 of the children eligible answered" in low
+    over = br.cover_markdown(br.prepare(la_code="E06000101", national_dir=national_dir,
+                                        out_dir=tmp_path, cohort_sizes={survey: count - 1}))
+    assert "check `cohort_sizes`" in over
+
+
 def test_national_tables_are_read_once_per_process(national_dir: Path) -> None:
     from analysis import indicators
 
@@ -347,9 +365,11 @@ def test_notebook_runs_and_html_holds_every_key_message(national_dir: Path,
     assert outputs and all("text/markdown" in o.get("data", {}) for o in outputs
                            if o["output_type"] in ("display_data", "execute_result"))
     assert not any(o["output_type"] == "error" for o in outputs)
-    key = next("".join(o["data"]["text/markdown"]) for o in outputs
-               if "".join(o.get("data", {}).get("text/markdown", "")).startswith(
-                   "## Key messages"))
+    # the key messages open the at-a-glance pages, up to the first callout
+    glance = next("".join(o["data"]["text/markdown"]) for o in outputs
+                  if "".join(o.get("data", {}).get("text/markdown", "")).startswith(
+                      "## At a glance"))
+    key = glance.split("### Key messages", 1)[1].split(":::", 1)[0]
     messages = [line[2:] for line in key.splitlines() if line.startswith("- ")]
     assert br.MIN_MESSAGES <= len(messages) <= br.MAX_MESSAGES
     files = render.render_notebook(out, tmp_path, stem="briefing", formats=["html"],

@@ -20,6 +20,7 @@ from pathlib import Path
 import docx
 import pandas as pd
 import pytest
+import yaml
 from pypdf import PdfReader
 
 from analysis import briefing as br
@@ -117,6 +118,73 @@ def test_every_authority_has_every_output(built: dict) -> None:
     assert logs == sorted([*map(slug_of, NAMES), "national"])
 
 
+def test_every_authority_has_a_young_peoples_version_children_can_read(built: dict) -> None:
+    """young-people.html and .pdf: readable by a 9-year-old, no percentages, a picture with alt."""
+    from analysis.young_people import MAX_GRADE, page_words, readability
+
+    index = (built["reports"] / "index.html").read_text(encoding="utf-8")
+    pictures = 0
+    for code, name in NAMES.items():
+        folder = built["reports"] / slug_of(code)
+        page = (folder / "young-people.html").read_text(encoding="utf-8")
+        text = html_text(folder / "young-people.html")
+        pdf = pdf_text(folder / "young-people.pdf")
+        assert name in text and "what you told us" in text.lower()
+        for words in (text, pdf):
+            assert "%" not in words and "per cent" not in words.lower()
+        assert "Good things you told us" in text and "What happens next" in text
+        assert text.index("Good things") < text.index("need to get better")
+        assert "Coming soon" in text  # no we_will in the fixture's parameter files
+        score = readability(page_words(page))
+        assert score["flesch_kincaid_grade"] <= MAX_GRADE, (code, score)
+        images = re.findall(r"<img\b[^>]*>", page)
+        assert all(re.search(r'alt="[^"]{20,}"', img) for img in images)
+        pictures += len(images)
+        assert f'href="{slug_of(code)}/young-people.html"' in index
+        assert f'href="{slug_of(code)}/young-people.pdf"' in index
+    assert pictures >= len(NAMES) - 1  # the smallest authority may have no published feelings
+
+
+def test_neighbours_and_region_compared_where_given(built: dict) -> None:
+    """The fixture's parameter files get the demonstration's neighbours and regions."""
+    for code in NAMES:
+        folder = built["reports"] / slug_of(code)
+        spec = yaml.safe_load((built["params"] / f"{slug_of(code)}.yaml").read_text())
+        assert spec["neighbours"] and spec["region"]
+        text = html_text(folder / "briefing.html")
+        assert "Compared with similar authorities" in text
+        assert "statistical neighbours, pooled" in text.replace("neighbour, pooled",
+                                                                 "neighbours, pooled")
+        rows = pd.read_csv(folder / "comparators.csv")
+        assert set(rows["group"]) <= {"neighbours", "region"} and len(rows)
+        assert rows.loc[rows["suppressed"], "pct"].isna().all()
+
+
+def test_directors_first_two_pages_hold_the_briefing_at_a_glance(built: dict) -> None:
+    """Six at-a-glance elements in the PDF's first two pages; contents and folds in the HTML."""
+    for code in NAMES:
+        folder = built["reports"] / slug_of(code)
+        pdf = PdfReader(folder / "briefing.pdf")
+        first = norm(" ".join(p.extract_text() for p in pdf.pages[:2]))
+        for element in ("Going well", "Needs attention", "What the children say",
+                        "What to do next", "Change since the last survey",
+                        "Every result at once"):
+            assert element in first, (code, element)
+        # the detail starts on a page of its own, after the spine chart
+        starts = next(i for i, p in enumerate(pdf.pages) if "Contents" in p.extract_text())
+        assert "Every result at once" not in pdf.pages[starts].extract_text()
+        # no near-empty page before the last: text or a chart on each
+        for number, page in enumerate(pdf.pages[:-1], 1):
+            assert len(page.extract_text()) >= 400 or page.images, (code, number)
+        page = (folder / "briefing.html").read_text(encoding="utf-8")
+        targets = re.findall(r'<a href="#([^"]+)"', page)
+        assert {"who-answered", "well-being", "appendix"} <= set(targets)
+        for target in targets:
+            assert f'id="{target}"' in page, (code, target)
+        assert page.count('<details class="detail">') >= 8
+        assert "<summary>" in page
+
+
 def test_index_links_every_briefing_in_every_format(built: dict) -> None:
     index = (built["reports"] / "index.html").read_text(encoding="utf-8")
     for slug in [*map(slug_of, NAMES), "national"]:
@@ -199,7 +267,8 @@ def test_attacker_recovers_nothing_from_the_build(built: dict) -> None:
 def test_pages_load_cleanly_and_pass_axe_in_chromium(built: dict) -> None:
     reports = built["reports"]
     pages = [reports / "index.html", reports / "national" / "briefing.html",
-             *(reports / slug_of(code) / "briefing.html" for code in list(NAMES)[:2])]
+             *(reports / slug_of(code) / "briefing.html" for code in list(NAMES)[:2]),
+             *(reports / slug_of(code) / "young-people.html" for code in list(NAMES)[:2])]
     for report in check_pages(pages):
         assert report.ok, report.describe()
 
@@ -301,6 +370,62 @@ def test_cover_date_is_written_as_people_write_it() -> None:
 
     assert long_date("2026-01-05") == "5 January 2026"
     assert long_date("") == ""
+
+
+def test_only_and_formats_rebuild_one_authority_in_one_format(built: dict) -> None:
+    """ONLY=slug FORMATS=html: that authority's HTML only; stale formats withdrawn; others kept."""
+    reports = built["root"] / "only"
+    params = built["root"] / "only-params"
+    shutil.copytree(built["reports"], reports, symlinks=True)
+    shutil.copytree(work_dir(built["reports"]), work_dir(reports), symlinks=True)
+    shutil.copytree(built["params"], params)
+    codes = list(NAMES)
+    target, other = slug_of(codes[0]), slug_of(codes[1])
+    before = {p: p.stat().st_mtime_ns for p in (reports / other).glob("briefing.*")}
+    edit = params / f"{target}.yaml"
+    edit.write_text(edit.read_text(encoding="utf-8").replace(
+        "cohort_sizes: {}", "cohort_sizes: {ylbc: 60}").replace(
+        "we_will: []", 'we_will: ["Visit you <b>more</b> *often*.", "Listen."]'),
+        encoding="utf-8")
+    (params / f"{other}.yaml").write_text((params / f"{other}.yaml").read_text(
+        encoding="utf-8").replace("cohort_sizes: {}", "cohort_sizes: {ylbc: 70}"),
+        encoding="utf-8")
+
+    proc = build(reports, params, "--only", target, "--formats", "html")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert summary(proc) == {"built": 1, "up_to_date": 1, "failed": 0}  # it + national
+    assert "Response rate" in html_text(reports / target / "briefing.html")
+    young = html_text(reports / target / "young-people.html")
+    assert "Visit you <b>more</b> *often*." in young and "Coming soon" not in young
+    # its PDF and Word files were built from the old parameters: withdrawn, not linked
+    assert not (reports / target / "briefing.pdf").exists()
+    assert not (reports / target / "young-people.pdf").exists()
+    index = (reports / "index.html").read_text(encoding="utf-8")
+    assert f'href="{target}/briefing.html"' in index
+    assert f'href="{target}/briefing.pdf"' not in index
+    # the other authority (edited too, but not in ONLY) is untouched and still listed
+    assert {p: p.stat().st_mtime_ns for p in (reports / other).glob("briefing.*")} == before
+    assert f'href="{other}/briefing.pdf"' in index
+
+    # asking for the missing format later renders it and keeps the current HTML
+    html_before = (reports / target / "briefing.html").stat().st_mtime_ns
+    again = build(reports, params, "--only", target, "--formats", "html")
+    assert summary(again)["built"] == 0
+    pdf = build(reports, params, "--only", target, "--formats", "pdf")
+    assert summary(pdf) == {"built": 1, "up_to_date": 1, "failed": 0}
+    assert (reports / target / "briefing.pdf").stat().st_size > 0
+    assert (reports / target / "briefing.html").stat().st_mtime_ns == html_before
+
+
+def test_only_names_an_unknown_slug_and_formats_an_unknown_format(built: dict) -> None:
+    reports, params = built["reports"], built["params"]
+    known = slug_of(next(iter(NAMES)))
+    proc = build(reports, params, "--only", f"{known[:-1]},nowhere-at-all")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "ONLY" in proc.stderr and "nowhere-at-all" in proc.stderr
+    assert f"did you mean {known}" in proc.stderr
+    bad = build(reports, params, "--formats", "html,rtf")
+    assert bad.returncode != 0 and "FORMATS" in bad.stderr and "rtf" in bad.stderr
 
 
 def test_render_failure_log_keeps_the_renderer_output(tmp_path: Path) -> None:

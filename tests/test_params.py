@@ -83,6 +83,9 @@ def test_ensure_params_writes_missing_and_keeps_hand_edits(tmp_path: Path) -> No
         ("cohort_sizes: {ylbc: -3}\n", "cohort_sizes"),
         ("cohort_sizes: {8-11: 40}\n", "unknown survey code(s) 8-11"),
         ("surveyyear: 2025\n", "unknown key(s) surveyyear"),
+        ("we_will: Be kind\n", "we_will must be a list of sentences"),
+        ("we_will: ['']\n", "we_will must be a list of sentences"),
+        ("we_will: [{a: 1}]\n", "we_will must be a list of sentences"),
     ],
 )
 def test_bad_parameter_file_gives_clear_error(tmp_path: Path, content: str, message: str) -> None:

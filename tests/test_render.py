@@ -641,9 +641,11 @@ def test_render_index(tmp_path: Path) -> None:
     assert links["national/briefing.pdf"] == "National briefing (PDF)"
     # National first, whatever the order given.
     assert page.index("National briefing") < page.index("Northbridge")
-    assert page.count('<th scope="col">') == 4
+    assert page.count('<th scope="col">') == 5  # with the young people's version
     assert '<html lang="en-GB">' in page and "<main" in page and "<title>" in page
     assert "St. Aldwyn &amp; Marsh" in page and "Not built" in page and "KeyError" in page
-    assert "<link" not in page and "<script" not in page and 'href="http' not in page
+    # self-contained: the search box's script is inline, nothing is fetched
+    assert "<link" not in page and "<script src" not in page and 'href="http' not in page
+    assert page.count("<script>") == 1 and '<label for="find">' in page
     assert "<style>" in page
     assert not [p for p in out.parent.iterdir() if p.name != "index.html"]
