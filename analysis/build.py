@@ -797,19 +797,12 @@ def _raise_interrupted(signum: int, frame: Any) -> None:
 
 def check_inputs(args: argparse.Namespace, paths: Paths) -> tuple[Path, Path | None]:
     """Every path the build reads or writes, checked before any work (one-line errors)."""
-    for value, variable in ((args.data, "DATA"), (args.reports_dir, "REPORTS_DIR"),
-                            (args.params_dir, "PARAMS_DIR")):
+    for value, variable in ((args.reports_dir, "REPORTS_DIR"), (args.params_dir, "PARAMS_DIR")):
         if not str(value).strip():
             raise UserError(f"{variable} is empty: give a path ({variable}=path), or leave it "
                             "out for the default.")
-    data = Path(args.data)
-    mapping = Path(args.mapping) if args.mapping else None
-    guard.input_file(data, "DATA", "; `make data` writes the demonstration extract")
-    if mapping is not None:
-        guard.input_file(mapping, "MAPPING", "; see docs/column-mapping.md")
-    guard.output_folder(paths.reports, "REPORTS_DIR")
-    guard.output_folder(paths.params, "PARAMS_DIR")
-    return data, mapping
+    return guard.inputs(args.data, args.mapping,
+                        {"REPORTS_DIR": paths.reports, "PARAMS_DIR": paths.params})
 
 
 def withdraw_dropped(paths: Paths, auths: list[Authority], log: Logger) -> None:

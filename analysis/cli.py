@@ -19,16 +19,7 @@ def cmd_params(args: argparse.Namespace) -> int:
     from analysis.params import authorities, ensure_params
     from analysis.validation import load_valid_extract
 
-    for value, variable in ((args.data, "DATA"), (args.params_dir, "PARAMS_DIR")):
-        if not str(value).strip():
-            raise UserError(f"{variable} is empty: give a path ({variable}=path), or leave it "
-                            "out for the default.")
-    data = Path(args.data)
-    mapping = Path(args.mapping) if args.mapping else None
-    guard.input_file(data, "DATA", "; `make data` writes the demonstration extract")
-    if mapping is not None:
-        guard.input_file(mapping, "MAPPING", "; see docs/column-mapping.md")
-    guard.output_folder(Path(args.params_dir), "PARAMS_DIR")
+    data, mapping = guard.inputs(args.data, args.mapping, {"PARAMS_DIR": args.params_dir})
     df = load_valid_extract(data, mapping)
     auths = authorities(df, source=str(data))
     created, updated, orphans = ensure_params(auths, Path(args.params_dir))

@@ -85,6 +85,28 @@ def output_folder(path: Path, variable: str) -> None:
                         f"Give a folder you can write to: {variable}=path") from None
 
 
+def inputs(data: str | Path, mapping: str | Path | None,
+           folders: dict[str, str | Path]) -> tuple[Path, Path | None]:
+    """Check an extract, its optional mapping and the output folders before any work.
+
+    Every command that reads an extract (``make params``, ``make reports``)
+    calls this one check, so a bad path gets the same one-line message
+    everywhere. ``folders`` maps each variable name to its value.
+    """
+    for variable, value in {"DATA": data, **folders}.items():
+        if not str(value).strip():
+            raise UserError(f"{variable} is empty: give a path ({variable}=path), or leave it "
+                            "out for the default.")
+    data_path = Path(data)
+    mapping_path = Path(mapping) if mapping else None
+    input_file(data_path, "DATA", "; `make data` writes the demonstration extract")
+    if mapping_path is not None:
+        input_file(mapping_path, "MAPPING", "; see docs/column-mapping.md")
+    for variable, value in folders.items():
+        output_folder(Path(value), variable)
+    return data_path, mapping_path
+
+
 def disk_message(exc: OSError) -> str:
     """One line for an OSError met while writing outputs (disk full, read-only...)."""
     where = exc.filename or "an output file"
