@@ -7,11 +7,23 @@ traceback; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from analysis.escape import log_text
+
 
 class UserError(Exception):
-    """A problem with the user's input, explained in the message."""
+    """A problem with the user's input, explained in the message.
+
+    Messages often quote values from the data (an authority's name, a cell),
+    and they reach terminals and logs: control characters in those values
+    (ANSI escapes, carriage returns) are shown as ``\\xNN`` rather than acted
+    on, so a hostile value cannot rewrite or forge the lines around it.
+    """
 
     exit_code = 2
+
+    def __str__(self) -> str:
+        lines = super().__str__().split("\n")
+        return "\n".join(log_text(line, limit=1_000_000) for line in lines)
 
 
 class ExtractError(UserError):

@@ -790,3 +790,13 @@ def test_published_csv_cells_never_run_as_spreadsheet_formulas() -> None:
     assert out["pct"].tolist() == frame["pct"].tolist()
     assert out["suppressed"].tolist()[:2] == ["true", "false"]
     assert not any(str(v).startswith(escape.CSV_FORMULA_START) for v in out["la_name"])
+
+
+def test_error_messages_show_control_characters_from_data_as_text() -> None:
+    """A name carrying an ANSI escape or a carriage return cannot rewrite the terminal."""
+    from analysis.errors import ExtractError
+
+    message = str(ExtractError("extract.csv: la_name 'Elder\x1b[2Jwick\r' has two codes\nrows: 3"))
+    assert "\x1b" not in message and "\r" not in message
+    assert "Elder\\x1b[2Jwick\\x0d" in message
+    assert message.split("\n")[1] == "rows: 3"
