@@ -474,7 +474,8 @@ def funnel_chart(f: Funnel, method: str = "exact") -> Any:
     ax.set_ylabel("Per cent")
     ax.set_ylim(0, 100)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(fontsize=7, frameon=False, loc="upper right", ncols=2)
+    if ax.get_legend_handles_labels()[0]:  # an empty legend only warns on stderr
+        ax.legend(fontsize=7, frameon=False, loc="upper right", ncols=2)
     ax.set_title(f"{f.label}: {load_codebook().surveys[f.survey]['short']}", fontsize=10,
                  loc="left")
     fig.tight_layout()
