@@ -69,20 +69,20 @@ def needs_attention(b: br.Briefing, top: int = TOP) -> list[str]:
     return [br.comparison_sentence(r) for r in rows.to_dict("records")]
 
 
-def going_well_markdown(b: br.Briefing) -> str:
-    items = going_well(b)
+def _findings_callout(items: list[str], kind: str, title: str, word: str) -> str:
+    """A callout of findings, or the plain reason there are none (the same words both ways)."""
     body = _bullets(items) if items else (
-        "No result was clearly better than in other authorities this year: differences "
+        f"No result was clearly {word} than in other authorities this year: differences "
         "this size could be chance.")
-    return br.callout("tip", "Going well", body)
+    return br.callout(kind, title, body)
+
+
+def going_well_markdown(b: br.Briefing) -> str:
+    return _findings_callout(going_well(b), "tip", "Going well", "better")
 
 
 def needs_attention_markdown(b: br.Briefing) -> str:
-    items = needs_attention(b)
-    body = _bullets(items) if items else (
-        "No result was clearly worse than in other authorities this year: differences "
-        "this size could be chance.")
-    return br.callout("important", "Needs attention", body)
+    return _findings_callout(needs_attention(b), "important", "Needs attention", "worse")
 
 
 def children_say_markdown(b: br.Briefing) -> str:
