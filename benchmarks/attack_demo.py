@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import pandas as pd  # noqa: E402
 from attacker import publish_csvs, score  # noqa: E402
 
-from analysis.validation import load_valid_extract  # noqa: E402
+from analysis.data.validation import load_valid_extract  # noqa: E402
 
 
 def disclosure_cost(reports: Path) -> pd.DataFrame:

@@ -10,7 +10,7 @@ Fits, on the same extract and in the same process, alternately:
   pooled OLS, 0-fill with missing indicators, standardised effects,
   coefficient-derived permutation importance), read from git and loaded as
   its own module;
-* the **current** method (``analysis.drivers.fit_national_models``):
+* the **current** method (``analysis.methods.drivers.fit_national_models``):
   authority fixed effects, multiple imputation, relative weights with
   bootstrap rank intervals, the gradient-boosting check.
 
@@ -63,8 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None, help="also write the figures to this file")
     args = ap.parse_args(argv)
 
-    from analysis import drivers, synthetic
-    from analysis.validation import load_valid_extract
+    from analysis.data import synthetic
+    from analysis.data.validation import load_valid_extract
+    from analysis.methods import drivers
 
     data = Path(args.data)
     if not data.exists():

@@ -90,8 +90,8 @@ def findings(tables, drivers):  # noqa: ANN001, ANN201
     """Per authority (its latest year): better, worse, improved, declined, focus areas."""
     import pandas as pd
 
-    from analysis.disclosure import rate_suppressed
-    from analysis.focus import all_focus_areas
+    from analysis.methods.disclosure import rate_suppressed
+    from analysis.methods.focus import all_focus_areas
 
     comp = tables["comparisons"]
     latest = comp.groupby("la_code")["survey_year"].max().rename("latest")
@@ -148,16 +148,16 @@ def main() -> int:
     import numpy as np
     import pandas as pd
 
-    from analysis import drivers as drv
-    from analysis.indicators import national_tables
+    from analysis.methods import drivers as drv
+    from analysis.methods.indicators import national_tables
 
     if args.data:
-        from analysis.validation import load_valid_extract
+        from analysis.data.validation import load_valid_extract
 
         df = load_valid_extract(args.data)
         planted = pd.DataFrame()
     else:
-        from analysis import synthetic
+        from analysis.data import synthetic
 
         df = synthetic.generate()
         planted = synthetic.planted_differences()
@@ -175,7 +175,7 @@ def main() -> int:
                       "expected": p["expected_flag"], "got": str(comp.loc[key, "flag"])})
 
     focus_found = []
-    from analysis.focus import all_focus_areas
+    from analysis.methods.focus import all_focus_areas
 
     fa = all_focus_areas(results.drivers, tables["comparisons"])
     for p in planted.to_dict("records"):

@@ -39,7 +39,7 @@ def run_build(data: Path, reports: Path, params: Path, jobs: int,
               *extra: str) -> tuple[float, int]:
     start = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "analysis.build", "--data", str(data), "--reports-dir",
+        [sys.executable, "-m", "analysis.pipeline.build", "--data", str(data), "--reports-dir",
          str(reports), "--params-dir", str(params), "--jobs", str(jobs), *extra],
         cwd=ROOT, capture_output=True, text=True,
     )
@@ -65,8 +65,8 @@ def quiet_stderr() -> Iterator[None]:
 
 def naive_authority(data: Path, la_code: str, year: int, out: Path) -> float:
     """One authority the naive way: fresh kernels, national work inside the notebooks."""
-    from analysis.kernels import run_notebook
-    from analysis.render import render_notebook
+    from analysis.pipeline.kernels import run_notebook
+    from analysis.pipeline.render import render_notebook
 
     start = time.monotonic()
     params = {"la_code": la_code, "survey_year": year, "data": str(data.resolve()),

@@ -468,8 +468,8 @@ def publish_csvs(df: pd.DataFrame, out: Path, drivers: bool = False) -> dict[str
     each authority at its latest year (the build's default). Returns the
     internal (unsuppressed) tables, the truth the attacker is scored against.
     """
-    from analysis import indicators, national
-    from analysis.slug import slugify
+    from analysis.core.slug import slugify
+    from analysis.methods import indicators, national
 
     tables = indicators.national_tables(df)
     out = Path(out)
@@ -481,7 +481,7 @@ def publish_csvs(df: pd.DataFrame, out: Path, drivers: bool = False) -> dict[str
     if writer is not None:
         writer(tables, out / "national")
     if drivers:
-        from analysis import drivers as drv
+        from analysis.methods import drivers as drv
 
         drv.write_drivers(drv.fit_national_models(df), out)
     return tables

@@ -13,7 +13,7 @@ the golden file name pattern, which authorities of the fixture to run it
 for, and its parameters. Parameters must be valid from any working
 directory (nbval runs the kernel in ``tests/golden/``): give paths relative
 to the repository root, which the notebooks resolve through
-``analysis.codebook.PROJECT_ROOT``, never absolute paths.
+``analysis.data.codebook.PROJECT_ROOT``, never absolute paths.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def _authorities() -> list[dict[str, Any]]:
     """Authorities in the fixture: code, name, slug, answers in their latest year."""
     import pandas as pd
 
-    from analysis.slug import slugify
+    from analysis.core.slug import slugify
 
     df = pd.read_csv(ROOT / FIXTURE, dtype=str, usecols=["la_code", "la_name", "survey_year"])
     df["survey_year"] = df["survey_year"].astype(int)

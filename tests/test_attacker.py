@@ -16,7 +16,10 @@ import pandas as pd
 import pytest
 from attacker import attack, publish_csvs, score, truth
 
-from analysis.validation import load_valid_extract
+from analysis.data.validation import load_valid_extract
+from analysis.methods import indicators
+from analysis.reports import national as rnat
+from analysis.reports.national import rates_markdown, variation_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
@@ -48,7 +51,7 @@ def test_fixture_outputs_give_nothing_away(fixture_build: tuple[Path, dict]) -> 
 
 def test_five_authority_cut_of_the_demonstration_data(tmp_path: Path) -> None:
     """A small pool: the comparator must not let one authority subtract another."""
-    from analysis.synthetic import generate
+    from analysis.data.synthetic import generate
 
     df = generate()
     keep = sorted(df["la_code"].unique())[:5]
@@ -88,13 +91,10 @@ def test_a_one_answer_extract_publishes_no_percentages(tmp_path: Path) -> None:
                 assert frame[col].isna().all(), (path, col)
     _nothing_recovered(score(tmp_path, tables))
     # The national briefing of such an extract prints no 100% / 0% tables on a base of 1.
-    from analysis import indicators
-    from analysis import national as nat
-
     indicators.write_national_tables(tables, tmp_path / "work")
-    n = nat.prepare(national_dir=tmp_path / "work", out_dir=tmp_path / "nat")
-    text = "\n".join([nat.cover_markdown(n), nat.key_messages_markdown(n),
-                      nat.rates_markdown(n), nat.variation_markdown(n)])
+    n = rnat.prepare(national_dir=tmp_path / "work", out_dir=tmp_path / "nat")
+    text = "\n".join([rnat.cover_markdown(n), rnat.key_messages_markdown(n),
+                      rates_markdown(n), variation_markdown(n)])
     assert "%" not in text.replace("[c]", "").split("## How much")[0].replace(
         "whole per cent", ""), text
     assert "about 0 children" not in text and "1 authorities" not in text

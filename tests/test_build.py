@@ -23,10 +23,11 @@ import pytest
 import yaml
 from pypdf import PdfReader
 
-from analysis import briefing as br
-from analysis.browsercheck import check_pages, chromium_path
-from analysis.build import FORMATS, Job, run_job
-from analysis.slug import slugify
+from analysis.core.slug import slugify
+from analysis.pipeline.browsercheck import check_pages, chromium_path
+from analysis.pipeline.build import FORMATS, Job, run_job
+from analysis.present.markdown import plain_text
+from analysis.reports import briefing as br
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
@@ -50,7 +51,7 @@ def build_env(reports: Path) -> dict[str, str]:
 def build(reports: Path, params: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     """Run the build as `make reports` does; output is plain lines (not a terminal)."""
     return subprocess.run(
-        [sys.executable, "-m", "analysis.build", "--data", str(FIXTURE),
+        [sys.executable, "-m", "analysis.pipeline.build", "--data", str(FIXTURE),
          "--params-dir", str(params), "--reports-dir", str(reports), "--jobs", "2",
          # never a developer's own review/ folder (test_comments_build.py covers quotes)
          "--review-dir", str(reports.parent / "no-review"), *extra],
@@ -120,7 +121,7 @@ def test_every_authority_has_every_output(built: dict) -> None:
 
 def test_every_authority_has_a_young_peoples_version_children_can_read(built: dict) -> None:
     """young-people.html and .pdf: readable by a 9-year-old, no percentages, a picture with alt."""
-    from analysis.young_people import MAX_GRADE, page_words, readability
+    from analysis.reports.young_people import MAX_GRADE, page_words, readability
 
     index = (built["reports"] / "index.html").read_text(encoding="utf-8")
     pictures = 0
@@ -211,7 +212,7 @@ def test_html_holds_every_key_message(built: dict, tmp_path: Path) -> None:
         assert 3 <= len(b.messages) <= 6
         text = html_text(built["reports"] / slug_of(code) / "briefing.html")
         for message in b.messages:
-            plain = norm(br.plain_text(message)).strip()
+            plain = norm(plain_text(message)).strip()
             assert plain in text, (code, plain)
 
 
@@ -253,8 +254,8 @@ def test_attacker_recovers_nothing_from_the_build(built: dict) -> None:
     """Every published file of the build, attacked at once (tests/attacker.py)."""
     from attacker import score
 
-    from analysis.indicators import national_tables
-    from analysis.validation import load_valid_extract
+    from analysis.data.validation import load_valid_extract
+    from analysis.methods.indicators import national_tables
 
     result = score(built["reports"], national_tables(load_valid_extract(FIXTURE)))
     assert result["summary"]["pinned"] == 0, result["pins"][:5]
@@ -321,7 +322,7 @@ def test_killed_build_finishes_on_the_next_run(built: dict) -> None:
     reports = built["root"] / "killed"
     shutil.copytree(built["reports"], reports, symlinks=True)
     params = built["params"]
-    cmd = [sys.executable, "-m", "analysis.build", "--data", str(FIXTURE), "--params-dir",
+    cmd = [sys.executable, "-m", "analysis.pipeline.build", "--data", str(FIXTURE), "--params-dir",
            str(params), "--reports-dir", str(reports), "--jobs", "2", "--force"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             text=True, start_new_session=True, env=build_env(reports))
@@ -366,7 +367,7 @@ def test_failing_notebook_is_isolated_and_kept(built: dict, tmp_path: Path) -> N
 
 
 def test_cover_date_is_written_as_people_write_it() -> None:
-    from analysis.build import long_date
+    from analysis.pipeline.build import long_date
 
     assert long_date("2026-01-05") == "5 January 2026"
     assert long_date("") == ""
@@ -432,8 +433,8 @@ def test_render_failure_log_keeps_the_renderer_output(tmp_path: Path) -> None:
     """A renderer failure: summary line with the renderer's error, full output in the log."""
     import time
 
-    from analysis.build import fail_job, renderer_note
-    from analysis.render import RenderError
+    from analysis.pipeline.build import fail_job, renderer_note
+    from analysis.pipeline.render import RenderError
 
     job = Job(kind="authority", slug="x", name="X", fingerprint="f", params={},
               out_dir=tmp_path / "out", scratch=tmp_path / "scratch", stamp=tmp_path / "s.json",

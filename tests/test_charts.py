@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.charts import (
+from analysis.present.charts import (
     FLAG_STYLE,
     alt_text,
     figure_markdown,

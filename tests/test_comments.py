@@ -15,15 +15,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import comments as cm
-from analysis import synthetic
-from analysis.codebook import load_codebook
-from analysis.comments_eval import score_redaction, score_safeguarding
-from analysis.errors import ExtractError
-from analysis.redact import TAG_RE, redact
-from analysis.safeguarding import flag
-from analysis.synthetic_comments import TRUTH_NAME, comment_truth, local_deny_lists, read_truth
-from analysis.validation import load_valid_extract, validate_frame
+from analysis.core.errors import ExtractError
+from analysis.data import synthetic
+from analysis.data.codebook import load_codebook
+from analysis.data.synthetic_comments import (
+    TRUTH_NAME,
+    comment_truth,
+    local_deny_lists,
+    read_truth,
+)
+from analysis.data.validation import load_valid_extract, validate_frame
+from analysis.methods import comments as cm
+from analysis.methods.comments_eval import score_redaction, score_safeguarding
+from analysis.methods.redact import TAG_RE, redact
+from analysis.methods.safeguarding import flag
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
@@ -213,8 +218,8 @@ def reviewed(tmp_path: Path, deny: dict) -> dict:
     params = tmp_path / "params"
     review = tmp_path / "review"
     cfg = synthetic.load_config(fixture=True)
-    from analysis.params import write_yaml_atomic
-    from analysis.slug import slugify
+    from analysis.core.slug import slugify
+    from analysis.data.params import write_yaml_atomic
 
     for a in cfg["authorities"]:
         write_yaml_atomic(params / f"{slugify(a['name'])}.yaml",

@@ -20,12 +20,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import comments as cm
-from analysis import synthetic
-from analysis.params import write_yaml_atomic
-from analysis.slug import slugify
-from analysis.synthetic_comments import DETAIL_KINDS, local_deny_lists, read_truth
-from analysis.validation import load_valid_extract
+from analysis.core.slug import slugify
+from analysis.data import synthetic
+from analysis.data.params import write_yaml_atomic
+from analysis.data.synthetic_comments import DETAIL_KINDS, local_deny_lists, read_truth
+from analysis.data.validation import load_valid_extract
+from analysis.methods import comments as cm
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
@@ -69,7 +69,7 @@ def published_text(reports: Path) -> dict[str, str]:
 
 def build(reports: Path, params: Path, review: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "analysis.build", "--data", str(FIXTURE), "--params-dir",
+        [sys.executable, "-m", "analysis.pipeline.build", "--data", str(FIXTURE), "--params-dir",
          str(params), "--reports-dir", str(reports), "--review-dir", str(review),
          "--jobs", "2"],
         cwd=ROOT, capture_output=True, text=True, timeout=900)

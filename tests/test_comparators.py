@@ -8,11 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import comparators as cmp
-from analysis import indicators
-from analysis.briefing import national_from_extract
-from analysis.errors import ParamsError
-from analysis.params import Authority, demo_comparators, resolve_params
+from analysis.core.errors import ParamsError
+from analysis.data.params import Authority, demo_comparators, resolve_params
+from analysis.methods import comparators as cmp
+from analysis.methods import indicators
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
@@ -21,8 +20,8 @@ OTHERS = ["E99000004", "E99000006", "E99000007", "E99000040"]
 
 
 @pytest.fixture(scope="module")
-def tables() -> dict[str, pd.DataFrame]:
-    return national_from_extract(FIXTURE)["tables"]
+def tables(fixture_tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return fixture_tables
 
 
 def rows_of(tables: dict, code: str, kind: str = "indicator") -> pd.DataFrame:
@@ -31,7 +30,7 @@ def rows_of(tables: dict, code: str, kind: str = "indicator") -> pd.DataFrame:
 
 def test_pool_is_rounded_by_the_comparator_rule(tables: dict) -> None:
     """Every pooled figure is the disclosure rule's own: rounded to a safe step, or withheld."""
-    from analysis.disclosure import MIN_COUNT, pooled_comparator, small_count
+    from analysis.methods.disclosure import MIN_COUNT, pooled_comparator, small_count
 
     own = rows_of(tables, ME)
     pooled = cmp.pooled(tables, own, OTHERS, "neighbours", ME, 2025)

@@ -1,4 +1,4 @@
-"""Tests for the national driver models (analysis.drivers).
+"""Tests for the national driver models (analysis.methods.drivers).
 
 The simulation below plants known associations so the tests can check that
 the method finds what is there and nothing that is not: three indicators with
@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import drivers
-from analysis.codebook import PROJECT_ROOT, load_codebook
+from analysis.core.paths import PROJECT_ROOT
+from analysis.data.codebook import load_codebook
+from analysis.methods import drivers
+from analysis.present.text import effect_phrase
 
 #: Planted effects in points of overall well-being (0-10) per indicator met.
 PLANTED = {"feel_settled_always": 1.2, "good_friend": 0.9, "afraid_bullying": -0.9}
@@ -386,7 +388,7 @@ def test_correlated_partner_is_not_ranked_above_its_planted_driver() -> None:
 
 # ---------------------------------------------------------------- the methods themselves
 def test_relative_weights_sum_to_r2_and_reduce_to_r2_when_orthogonal() -> None:
-    from analysis import driver_methods as dm
+    from analysis.methods import driver_methods as dm
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(4000, 4))
@@ -406,7 +408,7 @@ def test_relative_weights_sum_to_r2_and_reduce_to_r2_when_orthogonal() -> None:
 
 def test_bootstrap_crossproducts_equal_refitting_the_replicate() -> None:
     """A replicate's weighted per-authority cross-products = the replicate's own data."""
-    from analysis import driver_methods as dm
+    from analysis.methods import driver_methods as dm
 
     rng = np.random.default_rng(1)
     codes = np.repeat(np.arange(6), 50)
@@ -422,7 +424,7 @@ def test_bootstrap_crossproducts_equal_refitting_the_replicate() -> None:
 
 
 def test_rubin_rules() -> None:
-    from analysis import driver_methods as dm
+    from analysis.methods import driver_methods as dm
 
     pooled = dm.rubin([np.array([1.0]), np.array([2.0]), np.array([3.0])],
                       [np.array([1.0])] * 3, df_complete=50)
@@ -434,7 +436,7 @@ def test_rubin_rules() -> None:
 
 
 def test_within_and_independent_columns() -> None:
-    from analysis import driver_methods as dm
+    from analysis.methods import driver_methods as dm
 
     codes = np.array([0, 0, 1, 1, 1])
     Z = np.array([[1.0, 2, 5], [3, 4, 5], [1, 1, 7], [2, 3, 7], [3, 2, 7]])
@@ -446,7 +448,7 @@ def test_within_and_independent_columns() -> None:
 
 
 def test_imputations_differ_and_stay_in_bounds() -> None:
-    from analysis import driver_methods as dm
+    from analysis.methods import driver_methods as dm
 
     rng = np.random.default_rng(2)
     x = (rng.random((500, 2)) < 0.5).astype(float)
@@ -524,7 +526,7 @@ def test_cache_invalidated_when_model_code_changes(sim: pd.DataFrame, tmp_path: 
 
 
 def test_model_code_hash_covers_drivers_and_codebook() -> None:
-    from analysis.codebook import CODEBOOK_PATH
+    from analysis.data.codebook import CODEBOOK_PATH
 
     h = drivers.model_code_hash()
     assert len(h) == 64 and h == drivers.model_code_hash()
@@ -557,10 +559,10 @@ def test_fit_counter_counts_real_fits(sim: pd.DataFrame, tmp_path: Path) -> None
 
 # ---------------------------------------------------------------- words
 def test_effect_phrase() -> None:
-    assert drivers.effect_phrase(0.83) == (
+    assert effect_phrase(0.83) == (
         "associated with about 0.8 points higher well-being out of 10")
-    assert drivers.effect_phrase(-1.26).endswith("1.3 points lower well-being out of 10")
-    assert "little difference" in drivers.effect_phrase(0.01)
+    assert effect_phrase(-1.26).endswith("1.3 points lower well-being out of 10")
+    assert "little difference" in effect_phrase(0.01)
 
 
 def test_no_causal_wording(results: drivers.DriverResults) -> None:
@@ -574,10 +576,10 @@ def test_no_causal_wording(results: drivers.DriverResults) -> None:
 # ---------------------------------------------------------------- demo data (~40 s)
 def test_demo_extract_planted_drivers_recovered() -> None:
     """On the demonstration extract: planted drivers found with their signs, pairs in order."""
-    synthetic = pytest.importorskip("analysis.synthetic")
+    synthetic = pytest.importorskip("analysis.data.synthetic")
     path = PROJECT_ROOT / "data" / "synthetic" / "extract.csv"
     if path.exists() and not os.environ.get("DRIVERS_REGENERATE"):
-        from analysis.validation import load_valid_extract
+        from analysis.data.validation import load_valid_extract
 
         df = load_valid_extract(path)
     else:
@@ -625,7 +627,7 @@ def _check_planted(res: drivers.DriverResults, planted: pd.DataFrame,
 
 # ---------------------------------------------------------------- synthetic correlated pairs
 def test_synthetic_shared_factors_are_checked_and_listed() -> None:
-    from analysis import synthetic
+    from analysis.data import synthetic
 
     cfg = synthetic.load_config()
     pairs = synthetic.correlated_pairs(cfg)

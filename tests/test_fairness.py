@@ -1,4 +1,4 @@
-"""Fair comparisons (analysis.fairness), tested by simulation and against references.
+"""Fair comparisons (analysis.methods.fairness), tested by simulation and against references.
 
 Shuffled labels (no authority differs: flags and focus areas must be rare),
 planted effects (still found), a planted case-mix authority (older children,
@@ -19,10 +19,10 @@ import pytest
 from scipy.stats import binom, hypergeom
 from test_indicators import simulate_extract
 
-from analysis import fairness, focus
-from analysis.codebook import load_codebook
-from analysis.indicators import national_tables
-from analysis.stats import compare_proportions
+from analysis.data.codebook import load_codebook
+from analysis.methods import fairness, focus
+from analysis.methods.indicators import national_tables
+from analysis.methods.stats import compare_proportions
 
 
 # ---------------------------------------------------------------- exact tails
@@ -268,7 +268,7 @@ def test_shrinkage_pulls_noise_to_zero_and_small_authorities_most() -> None:
 
 
 def test_demo_planted_differences_are_found_and_are_focus_candidates() -> None:
-    synthetic = pytest.importorskip("analysis.synthetic")
+    synthetic = pytest.importorskip("analysis.data.synthetic")
     tables = national_tables(synthetic.generate())
     comp = tables["comparisons"].set_index(["la_code", "survey_year", "survey", "indicator"])
     for p in synthetic.planted_differences().to_dict("records"):

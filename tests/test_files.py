@@ -7,7 +7,7 @@ import stat
 import pandas as pd
 import pytest
 
-from analysis.files import atomic_path, write_atomic, write_csv_atomic
+from analysis.core.files import atomic_path, write_atomic, write_csv_atomic
 
 
 def test_write_atomic_writes_text_and_bytes_readable_by_others(tmp_path):

@@ -1,4 +1,4 @@
-"""Tests for the focus areas (analysis.focus) and the practice bank."""
+"""Tests for the focus areas (analysis.methods.focus) and the practice bank."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import focus
-from analysis.codebook import load_codebook
+from analysis.data.codebook import load_codebook
+from analysis.methods import focus
 
 
 def _drivers() -> pd.DataFrame:
@@ -189,7 +189,7 @@ def test_focus_on_simulated_extract() -> None:
     """End to end: fitted drivers x real comparison tables."""
     from test_drivers import simulate_extract
 
-    from analysis import drivers, indicators
+    from analysis.methods import drivers, indicators
 
     sim = simulate_extract(n_la=12, per_la=(80, 100), years=(2025,), seed=5)
     # one authority much worse on feeling settled among 11-17s (about 34 answers: the gap

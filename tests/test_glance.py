@@ -7,9 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import briefing as br
-from analysis import glance as gl
-from analysis import indicators
+from analysis.methods import indicators
+from analysis.methods.indicators import answers_by_survey
+from analysis.reports import briefing as br
+from analysis.reports import glance as gl
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
@@ -17,8 +18,8 @@ ME = "E99000001"
 
 
 @pytest.fixture(scope="module")
-def tables() -> dict[str, pd.DataFrame]:
-    return br.national_from_extract(FIXTURE)["tables"]
+def tables(fixture_tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return fixture_tables
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def briefing(tables: dict, tmp_path: Path) -> br.Briefing:
         indicators=indicators.la_indicators(tables, ME, 2025, "indicator"),
         wellbeing=indicators.la_indicators(tables, ME, 2025, "wellbeing"),
         change=indicators.la_change(tables, ME, 2025),
-        answers=br.answers_by_survey(tables, ME, 2025), figures=tmp_path / "figures",
+        answers=answers_by_survey(tables, ME, 2025), figures=tmp_path / "figures",
         tables=tables)
 
 

@@ -32,11 +32,10 @@ import pytest
 import yaml
 from pypdf import PdfReader
 
-from analysis import build as bld
-from analysis import escape, guard
-from analysis.browsercheck import CHROMIUM_ARGS, chromium_path
-from analysis.errors import ParamsError, UserError
-from analysis.params import (
+from analysis.core import escape, guard
+from analysis.core.errors import ParamsError, UserError
+from analysis.core.slug import MAX_SLUG, SlugError, authority_slug, check_unique
+from analysis.data.params import (
     MAX_PARAMS_BYTES,
     Authority,
     authorities,
@@ -44,7 +43,8 @@ from analysis.params import (
     ensure_params,
     read_params,
 )
-from analysis.slug import MAX_SLUG, SlugError, authority_slug, check_unique
+from analysis.pipeline import build as bld
+from analysis.pipeline.browsercheck import CHROMIUM_ARGS, chromium_path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
@@ -82,7 +82,7 @@ def write_extract(path: Path, names: dict[str, str], keep: tuple[str, ...] = KEE
 def run_build(data: Path, reports: Path, params: Path, *extra: str,
               timeout: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "analysis.build", "--data", str(data), "--params-dir",
+        [sys.executable, "-m", "analysis.pipeline.build", "--data", str(data), "--params-dir",
          str(params), "--reports-dir", str(reports), "--jobs", "2", *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=timeout,
     )
@@ -321,7 +321,7 @@ def test_parameter_failure_withdraws_every_file(hostile: dict) -> None:
 
 def test_disk_full_at_the_index_still_summarises(hostile: dict, monkeypatch, capsys) -> None:
     """Index write fails with ENOSPC: summary printed, one line, non-zero, nothing half-written."""
-    from analysis import render
+    from analysis.pipeline import render
 
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(hostile["reports"] /
@@ -375,7 +375,7 @@ def test_bad_paths_are_one_line_errors(tmp_path: Path, small: Path) -> None:
     ]
     base = ["--params-dir", str(tmp_path / "p"), "--reports-dir", str(tmp_path / "r")]
     for args, words, variable in cases:
-        proc = subprocess.run([sys.executable, "-m", "analysis.build", *base, *args],
+        proc = subprocess.run([sys.executable, "-m", "analysis.pipeline.build", *base, *args],
                               cwd=ROOT, capture_output=True, text=True, timeout=120)
         line = one_line_error(proc)
         assert words in line and variable in line, (args, line)
@@ -390,7 +390,7 @@ def test_read_only_folders_are_one_line_errors(tmp_path: Path, small: Path) -> N
         for flag, variable in (("--reports-dir", "REPORTS_DIR"), ("--params-dir", "PARAMS_DIR")):
             other = "--params-dir" if flag == "--reports-dir" else "--reports-dir"
             proc = subprocess.run(
-                [sys.executable, "-m", "analysis.build", "--data", str(small), flag,
+                [sys.executable, "-m", "analysis.pipeline.build", "--data", str(small), flag,
                  str(locked), other, str(tmp_path / "ok")],
                 cwd=ROOT, capture_output=True, text=True, timeout=120)
             assert variable in one_line_error(proc)
@@ -401,7 +401,7 @@ def test_read_only_folders_are_one_line_errors(tmp_path: Path, small: Path) -> N
 def test_unreadable_data_is_one_line_error(tmp_path: Path, small: Path) -> None:
     target = Path("/proc/self/mem")  # exists, is a file, cannot be read from the start
     proc = subprocess.run(
-        [sys.executable, "-m", "analysis.build", "--data", str(target), "--params-dir",
+        [sys.executable, "-m", "analysis.pipeline.build", "--data", str(target), "--params-dir",
          str(tmp_path / "p"), "--reports-dir", str(tmp_path / "r")],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "cannot be read" in one_line_error(proc)
@@ -464,11 +464,11 @@ def test_slug_collisions_refused_before_anything_is_written(
     assert "'elderwick'" in proc.stderr and "nothing was written" in proc.stderr
     assert [p.name for p in reports.rglob("*") if p.name != guard.MARKER] == []
     assert list(params.rglob("*")) == []
-    cli = subprocess.run([sys.executable, "-m", "analysis.cli", "params", "--data", str(data),
+    cli = subprocess.run([sys.executable, "-m", "analysis.pipeline.cli", "params", "--data", str(data),
                           "--params-dir", str(params)], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert cli.returncode == 2 and "E99000007" in cli.stderr and list(params.rglob("*")) == []
-    val = subprocess.run([sys.executable, "-m", "analysis.validation", str(data)], cwd=ROOT,
+    val = subprocess.run([sys.executable, "-m", "analysis.data.validation", str(data)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert val.returncode == 2 and "elderwick" in val.stderr
 
@@ -616,7 +616,7 @@ def test_second_build_on_a_folder_waits_or_refuses(tmp_path: Path) -> None:
         proc = run_build(data, reports, tmp_path / "p", "--no-wait", timeout=120)
         assert "Another build is running on" in one_line_error(proc)
         waiting = subprocess.Popen(
-            [sys.executable, "-m", "analysis.build", "--data", str(data), "--params-dir",
+            [sys.executable, "-m", "analysis.pipeline.build", "--data", str(data), "--params-dir",
              str(tmp_path / "p"), "--reports-dir", str(reports)],
             cwd=ROOT, stderr=subprocess.PIPE, text=True)
         first = waiting.stderr.readline()
@@ -653,7 +653,7 @@ def _alive(pids: set[int]) -> set[int]:
 
 def _start_and_wait_for_workers(tmp_path: Path, small: Path) -> tuple[subprocess.Popen, set]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "analysis.build", "--data", str(small), "--params-dir",
+        [sys.executable, "-m", "analysis.pipeline.build", "--data", str(small), "--params-dir",
          str(tmp_path / "p"), "--reports-dir", str(tmp_path / "r"), "--jobs", "2",
          "--formats", "html"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -723,7 +723,8 @@ def test_names_of_the_builds_own_folders_get_the_code(name: str, slug: str) -> N
 
 
 def test_oversized_mapping_file_refused(tmp_path: Path) -> None:
-    from analysis.extract import MAX_MAPPING_BYTES, ExtractError, load_mapping
+    from analysis.core.errors import ExtractError
+    from analysis.data.extract import MAX_MAPPING_BYTES, load_mapping
 
     path = tmp_path / "mapping.yaml"
     path.write_bytes(b"columns: {}\n# " + b"x" * MAX_MAPPING_BYTES)
@@ -737,7 +738,8 @@ def _fixture_text() -> str:
 
 
 def test_unclosed_quote_is_reported_where_it_opens(tmp_path: Path) -> None:
-    from analysis.extract import ExtractError, read_extract
+    from analysis.core.errors import ExtractError
+    from analysis.data.extract import read_extract
 
     lines = _fixture_text().splitlines(keepends=True)
     lines[6] = lines[6].replace(",E99", ',"E99', 1)  # line 7 of the file
@@ -749,7 +751,7 @@ def test_unclosed_quote_is_reported_where_it_opens(tmp_path: Path) -> None:
 
 
 def test_cr_only_line_ends_are_read(tmp_path: Path) -> None:
-    from analysis.extract import read_extract
+    from analysis.data.extract import read_extract
 
     path = tmp_path / "mac.csv"
     path.write_bytes(_fixture_text().replace("\r\n", "\n").replace("\n", "\r").encode())
@@ -757,7 +759,8 @@ def test_cr_only_line_ends_are_read(tmp_path: Path) -> None:
 
 
 def test_overlong_cell_is_named_as_such(tmp_path: Path) -> None:
-    from analysis.extract import MAX_CELL, ExtractError, read_extract
+    from analysis.core.errors import ExtractError
+    from analysis.data.extract import MAX_CELL, read_extract
 
     header, rows = read_rows()
     rows[2][header.index("la_name")] = "x" * (MAX_CELL + 10)
@@ -776,7 +779,7 @@ def test_published_csv_cells_never_run_as_spreadsheet_formulas() -> None:
     """A name such as ``=HYPERLINK(...)`` is published as text, numbers untouched."""
     import pandas as pd
 
-    from analysis.indicators import csv_ready
+    from analysis.methods.indicators import csv_ready
 
     frame = pd.DataFrame({
         "la_name": ["=HYPERLINK(\"http://127.0.0.1/x\",\"click\")", "+1 Elderwick", "@SUM(A1)",
@@ -794,7 +797,7 @@ def test_published_csv_cells_never_run_as_spreadsheet_formulas() -> None:
 
 def test_error_messages_show_control_characters_from_data_as_text() -> None:
     """A name carrying an ANSI escape or a carriage return cannot rewrite the terminal."""
-    from analysis.errors import ExtractError
+    from analysis.core.errors import ExtractError
 
     message = str(ExtractError("extract.csv: la_name 'Elder\x1b[2Jwick\r' has two codes\nrows: 3"))
     assert "\x1b" not in message and "\r" not in message

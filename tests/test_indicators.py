@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.codebook import PROJECT_ROOT, load_codebook
-from analysis.errors import UserError
-from analysis.indicators import (
+from analysis.core.errors import UserError
+from analysis.core.paths import PROJECT_ROOT
+from analysis.data.codebook import load_codebook
+from analysis.methods.indicators import (
     OUTPUT_COLUMNS,
     briefing_year,
     la_breakdowns,
@@ -419,7 +420,7 @@ def test_national_stage_is_fast_enough() -> None:
 def test_fixture_runs_end_to_end(tmp_path: Path) -> None:
     if not FIXTURE.exists():
         pytest.skip("tests/fixtures/extract.csv not there yet")
-    from analysis.validation import load_valid_extract
+    from analysis.data.validation import load_valid_extract
 
     tables = national_tables(load_valid_extract(FIXTURE))
     code = tables["comparisons"]["la_code"].iloc[0]
@@ -430,9 +431,9 @@ def test_fixture_runs_end_to_end(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fixture", [False, True], ids=["demo", "fixture"])
 def test_planted_differences_in_the_demo_extract(fixture: bool) -> None:
-    synthetic = pytest.importorskip("analysis.synthetic")
+    synthetic = pytest.importorskip("analysis.data.synthetic")
     if not hasattr(synthetic, "planted_differences"):
-        pytest.skip("analysis.synthetic.planted_differences() not available yet")
+        pytest.skip("analysis.data.synthetic.planted_differences() not available yet")
     planted = synthetic.planted_differences(fixture=fixture)
     if planted.empty:
         pytest.skip("no planted differences in this configuration")

@@ -9,7 +9,7 @@ from queue import Empty
 import nbformat
 import pytest
 
-from analysis.kernels import QuickReadyClient, run_notebook
+from analysis.pipeline.kernels import QuickReadyClient, run_notebook
 
 
 class FakeKernel(QuickReadyClient):

@@ -15,7 +15,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import national as nat
+from analysis.methods import national as nat
+from analysis.methods.funnel import funnel_limits, outside_limits
+from analysis.present.charts import funnel_chart
+from analysis.reports import national as rnat
+from analysis.reports.national import (
+    funnel_alt_text,
+    funnel_sentence,
+    funnel_verdict,
+    rates_markdown,
+    variation_markdown,
+)
 
 Z95 = 1.959963984540054
 
@@ -37,48 +47,48 @@ def exact_limit(p0: float, n: int, prob: float) -> float:
 @pytest.mark.parametrize("level", [0.95, 0.998])
 def test_exact_limits_match_the_binomial_worked_by_hand(p0: float, n: int, level: float) -> None:
     tail = (1 - level) / 2
-    low, high = nat.funnel_limits(p0, [n], level)
+    low, high = funnel_limits(p0, [n], level)
     assert low[0] == pytest.approx(max(0.0, exact_limit(p0, n, tail)), abs=1e-9)
     assert high[0] == pytest.approx(min(1.0, exact_limit(p0, n, 1 - tail)), abs=1e-9)
 
 
 def test_known_values() -> None:
-    low, high = nat.funnel_limits(0.5, [100], 0.95)
+    low, high = funnel_limits(0.5, [100], 0.95)
     assert (low[0], high[0]) == pytest.approx((0.39682, 0.59318), abs=1e-5)
-    low, high = nat.funnel_limits(0.5, [100], 0.95, method="normal")
+    low, high = funnel_limits(0.5, [100], 0.95, method="normal")
     assert (low[0], high[0]) == pytest.approx((0.5 - Z95 * 0.05, 0.5 + Z95 * 0.05))
-    low, high = nat.funnel_limits(0.2, [400], 0.998, method="normal")
+    low, high = funnel_limits(0.2, [400], 0.998, method="normal")
     z = 3.090232306167813
     assert high[0] == pytest.approx(0.2 + z * math.sqrt(0.2 * 0.8 / 400))
 
 
 def test_limits_narrow_with_base_and_widen_with_level() -> None:
     n = np.array([10, 20, 50, 100, 400, 2000])
-    lo95, hi95 = nat.funnel_limits(0.3, n, 0.95)
-    lo998, hi998 = nat.funnel_limits(0.3, n, 0.998)
+    lo95, hi95 = funnel_limits(0.3, n, 0.95)
+    lo998, hi998 = funnel_limits(0.3, n, 0.998)
     assert np.all(np.diff(hi95 - lo95) < 0)
     assert np.all(lo998 <= lo95) and np.all(hi998 >= hi95)
     assert np.all((lo998 >= 0) & (hi998 <= 1))
 
 
 def test_exact_agrees_with_normal_for_large_bases() -> None:
-    ex = nat.funnel_limits(0.3, [100_000], 0.95)
-    no = nat.funnel_limits(0.3, [100_000], 0.95, method="normal")
+    ex = funnel_limits(0.3, [100_000], 0.95)
+    no = funnel_limits(0.3, [100_000], 0.95, method="normal")
     assert ex[0][0] == pytest.approx(no[0][0], abs=2e-5)
     assert ex[1][0] == pytest.approx(no[1][0], abs=2e-5)
 
 
 def test_bad_inputs_are_refused_or_blank() -> None:
     with pytest.raises(ValueError):
-        nat.funnel_limits(1.2, [10])
+        funnel_limits(1.2, [10])
     with pytest.raises(ValueError):
-        nat.funnel_limits(0.2, [10], method="poisson")
-    low, high = nat.funnel_limits(0.2, [0, np.nan])
+        funnel_limits(0.2, [10], method="poisson")
+    low, high = funnel_limits(0.2, [0, np.nan])
     assert np.isnan(low).all() and np.isnan(high).all()
 
 
 def test_outside_limits() -> None:
-    zones = nat.outside_limits([50, 90, 10, 58], [100, 100, 100, 100], 50.0, 0.95)
+    zones = outside_limits([50, 90, 10, 58], [100, 100, 100, 100], 50.0, 0.95)
     assert zones.tolist() == [0, 1, -1, 0]
 
 
@@ -104,9 +114,9 @@ def test_funnel_data_pools_counts_drops_small_bases_and_names() -> None:
     assert set(f.points.columns) == {"n", "pct", "zone95", "zone998"}
     below, above = f.count_outside(0.998)
     assert above == 1  # the 90% authority
-    alt = nat.funnel_alt_text(f)
+    alt = funnel_alt_text(f)
     assert "Of 3 authorities" in alt and "outside the 99.8% limits (1 above" in alt
-    assert "Secret Name" not in alt + nat.funnel_sentence(f)
+    assert "Secret Name" not in alt + funnel_sentence(f)
 
 
 def test_funnel_leaves_out_small_numerators() -> None:
@@ -119,21 +129,21 @@ def test_funnel_leaves_out_small_numerators() -> None:
     assert f.national_pct == 20.0 and f.national_step == 10
     # The unshown authority is counted, on its side of the national line where safe.
     assert f.hidden_below + f.hidden_above == 1 and "1 authority not shown" in (
-        nat.funnel_sentence(f))
+        funnel_sentence(f))
     # Without a k column the rule reads k from pct x n, as a reader would.
     f = nat.funnel_data(comp.drop(columns="k"), "ylbc", "low_overall_wellbeing", 2025)
     assert f.n_authorities == 3
 
 
 def test_funnel_chart_draws_without_labels(tmp_path: Path) -> None:
-    from analysis.charts import figure_markdown
+    from analysis.present.charts import figure_markdown
 
     f = nat.funnel_data(comparisons([(40, 30.0), (120, 22.0), (60, 60.0)]), "ylbc",
                         "low_overall_wellbeing", 2025)
-    fig = nat.funnel_chart(f)
+    fig = funnel_chart(f)
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert not any("Secret" in t for t in texts)
-    md = figure_markdown(fig, tmp_path, "funnel", "Funnel", nat.funnel_alt_text(f))
+    md = figure_markdown(fig, tmp_path, "funnel", "Funnel", funnel_alt_text(f))
     assert (tmp_path / "funnel.png").exists() and 'fig-alt="Funnel plot' in md
 
 
@@ -152,17 +162,17 @@ def test_round_to() -> None:
 def test_national_briefing_names_no_authority(tmp_path: Path) -> None:
     from test_briefing import AUTHORITIES, fake_extract
 
-    from analysis import indicators
+    from analysis.methods import indicators
 
     folder = tmp_path / "national"
     indicators.write_national_tables(indicators.national_tables(fake_extract()), folder)
-    n = nat.prepare(national_dir=folder, out_dir=tmp_path)
-    parts = [nat.cover_markdown(n), nat.key_messages_markdown(n), nat.rates_markdown(n),
-             nat.variation_markdown(n), nat.drivers_markdown(n), nat.method_markdown(n)]
+    n = rnat.prepare(national_dir=folder, out_dir=tmp_path)
+    parts = [rnat.cover_markdown(n), rnat.key_messages_markdown(n), rates_markdown(n),
+             variation_markdown(n), rnat.drivers_markdown(n), rnat.method_markdown(n)]
     text = "\n".join(parts)
     for code, name in AUTHORITIES:
         assert name not in text and code not in text
-    msgs = nat.key_messages(n)
+    msgs = rnat.key_messages(n)
     assert 3 <= len(msgs) <= 6
     assert len(n.funnels) == len(nat.FUNNEL_MEASURES)
     assert len(list((tmp_path / "figures").glob("funnel-*.png"))) == len(nat.FUNNEL_MEASURES)
@@ -200,17 +210,17 @@ def test_funnel_text_matches_what_chance_predicts() -> None:
     for _ in range(40):
         f = nat.funnel_data(comparisons(_funnel_points(rng, 45, 0.0)), "ylbc",
                             "low_overall_wellbeing", 2025)
-        claims += nat.funnel_verdict(f)[1]
+        claims += funnel_verdict(f)[1]
     assert claims <= 5  # about 5% of funnels under pure chance (binomial sd ~1.4)
     # One point just beyond the 99.8% limits among 45: may be chance (about 1 in 12).
     base = [(200, 30.0)] * 44
-    hi = nat.funnel_limits(0.3, 200, 0.998)[1][0] * 100
+    hi = funnel_limits(0.3, 200, 0.998)[1][0] * 100
     f = nat.funnel_data(comparisons([*base, (200, hi + 0.6)]), "ylbc",
                         "low_overall_wellbeing", 2025)
-    text, real = nat.funnel_verdict(f)
+    text, real = funnel_verdict(f)
     assert sum(f.count_outside(0.998)) == 1 and not real and "may be chance" in text
     # A point far beyond them is more than chance.
     f = nat.funnel_data(comparisons([*base, (200, 60.0)]), "ylbc", "low_overall_wellbeing",
                         2025)
-    assert nat.funnel_verdict(f)[1]
-    assert "more than chance alone would explain" in nat.funnel_sentence(f)
+    assert funnel_verdict(f)[1]
+    assert "more than chance alone would explain" in funnel_sentence(f)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.codebook import PROJECT_ROOT
-from analysis.indicators import OUTPUT_COLUMNS, national_tables, write_national_tables
+from analysis.core.paths import PROJECT_ROOT
+from analysis.methods.indicators import OUTPUT_COLUMNS, national_tables, write_national_tables
 
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "indicators.ipynb"
 

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis.codebook import load_codebook
-from analysis.errors import ParamsError
-from analysis.params import Authority, authorities, ensure_params, resolve_params
-from analysis.slug import slugify
+from analysis.core.errors import ParamsError
+from analysis.core.slug import slugify
+from analysis.data.codebook import load_codebook
+from analysis.data.params import Authority, authorities, ensure_params, resolve_params
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Tests for analysis.render: notebook -> self-contained HTML, PDF and Word.
+"""Tests for analysis.pipeline.render: notebook -> self-contained HTML, PDF and Word.
 
 A small notebook is built programmatically with every kind of content the
 briefings use (front matter, callouts, Markdown outputs with a table and an
@@ -29,7 +29,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
 from pypdf import PdfReader
 
-from analysis.render import (
+from analysis.pipeline.render import (
     RenderError,
     available_renderer,
     build_markdown,

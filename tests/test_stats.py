@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import chi2_contingency, fisher_exact
 
-from analysis.stats import (
+from analysis.methods.stats import (
     compare_proportions,
     expected_min,
     fisher_exact_two_sided,

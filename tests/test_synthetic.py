@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import synthetic
-from analysis.codebook import load_codebook
-from analysis.slug import slugify
-from analysis.wellbeing import overall_wellbeing
+from analysis.core.slug import slugify
+from analysis.data import synthetic
+from analysis.data.codebook import load_codebook
+from analysis.data.wellbeing import overall_wellbeing
 
 ROOT = Path(__file__).resolve().parent.parent
 CB = load_codebook()
@@ -69,7 +69,7 @@ def test_same_bytes_in_another_process(full: pd.DataFrame, full_csv: Path,
     """Hash randomisation (PYTHONHASHSEED) must not leak into the data."""
     out = tmp_path / "other.csv"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    res = subprocess.run([sys.executable, "-m", "analysis.synthetic", "--out", str(out)],
+    res = subprocess.run([sys.executable, "-m", "analysis.data.synthetic", "--out", str(out)],
                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     n_la = full["la_code"].nunique()
     assert res.stdout == f"Wrote {len(full)} rows for {n_la} authorities to {out}\n"
@@ -78,7 +78,7 @@ def test_same_bytes_in_another_process(full: pd.DataFrame, full_csv: Path,
 
 def test_cli_message(tmp_path: Path) -> None:
     out = tmp_path / "fx.csv"
-    res = subprocess.run([sys.executable, "-m", "analysis.synthetic", "--fixture", "--out",
+    res = subprocess.run([sys.executable, "-m", "analysis.data.synthetic", "--fixture", "--out",
                           str(out)], cwd=ROOT, capture_output=True, text=True, check=True)
     n = len(synthetic.generate_fixture())
     assert res.stdout == f"Wrote {n} rows for 5 authorities to {out}\n"
@@ -97,7 +97,7 @@ def test_committed_fixture_is_current() -> None:
     """tests/fixtures/extract.csv must be what the generator writes (golden notebooks use it)."""
     expected = synthetic.to_csv_text(synthetic.generate_fixture()).encode("utf-8")
     assert synthetic.FIXTURE_PATH.read_bytes() == expected, (
-        "tests/fixtures/extract.csv is stale: run `python -m analysis.synthetic --fixture` "
+        "tests/fixtures/extract.csv is stale: run `python -m analysis.data.synthetic --fixture` "
         "(and re-bless the golden notebooks) if the change is intended"
     )
 
@@ -364,14 +364,14 @@ def test_unknown_code_in_config_is_refused() -> None:
 # ----------------------------------------------------------------------------- other modules
 def test_read_back_identical(full: pd.DataFrame, full_csv: Path) -> None:
     """The frame generate() returns is what the project reads from the written file."""
-    extract = pytest.importorskip("analysis.extract")
+    extract = pytest.importorskip("analysis.data.extract")
     back = extract.read_extract(full_csv)
     pd.testing.assert_frame_equal(back, full, check_dtype=True)
 
 
 def test_passes_validation(full: pd.DataFrame, full_csv: Path) -> None:
     validation = pytest.importorskip(
-        "analysis.validation", reason="analysis/validation.py not written yet")
+        "analysis.data.validation", reason="analysis/validation.py not written yet")
     typed = validation.load_valid_extract(full_csv)
     assert len(typed) == len(full)
     fixture = validation.load_valid_extract(synthetic.FIXTURE_PATH)

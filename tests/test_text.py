@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from analysis.text import fmt_pct, in_n, sentence, summary_line
+from analysis.present.text import fmt_pct, in_n, sentence, summary_line
 
 
 @pytest.mark.parametrize(

@@ -19,10 +19,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.codebook import load_codebook
-from analysis.errors import ExtractError
-from analysis.extract import ExtractWarning, load_mapping, read_extract
-from analysis.validation import (
+from analysis.core.errors import ExtractError
+from analysis.data.codebook import load_codebook
+from analysis.data.extract import ExtractWarning, load_mapping, read_extract
+from analysis.data.validation import (
     Problem,
     format_problems,
     load_valid_extract,
@@ -87,7 +87,7 @@ def message_for(df: pd.DataFrame, source: str = "data/x.csv") -> str:
 
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "analysis.validation", *map(str, args)],
+        [sys.executable, "-m", "analysis.data.validation", *map(str, args)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
 

@@ -1,0 +1,98 @@
+"""The words of an authority's strategic briefing, generated from its results.
+
+Why this module: a director of children's services has ten minutes. The
+briefing must say, in plain English, what children say is going well, what
+is not, and what to do next. Every sentence here is *generated from the
+results* (never hand-written per authority), so the same rule says the same
+thing everywhere and a test can plant a result and check the sentence.
+
+Rules the functions keep:
+
+* only this authority's rows are used, after disclosure control
+  (``analysis.methods.indicators.la_*``): a base under 10, or 1-4 children giving
+  the answer, shows ``[c]``, never a percentage; no other authority is ever
+  named (the only place names appear is the practice bank, which holds real
+  published examples);
+* numbers are said as people say them ("about 1 in 6", ``analysis.present.text``)
+  with the exact percentage beside the comparison;
+* national drivers are *associated with* well-being; nothing here says
+  "causes";
+* the notebook (``notebooks/briefing.ipynb``) only calls these functions and
+  displays the Markdown they return, so it stays short and fast (the national
+  tables are read once per process; no model is fitted per authority).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+from analysis.present.text import is_missing
+
+
+# ---------------------------------------------------------------- display
+def markdown(text: str) -> Any:
+    """An ``IPython.display.Markdown`` whose plain-text form is the Markdown itself.
+
+    Renderers use the text/markdown output; nbval compares text/plain, so the
+    words of the briefing (not ``<IPython.core.display.Markdown object>``) are
+    what the regression tests check.
+    """
+    from IPython.display import Markdown
+
+    class _Markdown(Markdown):
+        def __repr__(self) -> str:
+            return str(self.data)
+
+    return _Markdown(text)
+
+
+def show(text: str) -> None:
+    """Display Markdown in the notebook (one call per section)."""
+    from IPython.display import display
+
+    display(markdown(text))
+
+
+def pipe_table(frame: pd.DataFrame, caption: str = "", right: Iterable[str] = ()) -> str:
+    """A pandoc/Quarto pipe table with a header row (and an optional caption).
+
+    Pipe tables are read by every output format (HTML, Typst, Word) and by
+    screen readers as real tables; ``right`` names the numeric columns to
+    right-align so figures line up.
+    """
+    right = set(right)
+    cols = [str(c) for c in frame.columns]
+
+    def cell(value: Any) -> str:
+        text = "" if is_missing(value) and not isinstance(value, str) else str(value)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(c) for c in cols) + " |",
+             "|" + "|".join("---:" if c in right else ":---" for c in cols) + "|"]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
+    text = "\n".join(lines)
+    if caption:
+        text += f"\n\n: {caption}"
+    return text
+
+
+def callout(kind: str, title: str, body: str) -> str:
+    """A Quarto callout block (rendered as a styled box by Quarto and by render.py).
+
+    The title is an attribute rather than a heading inside the box, so the
+    document's heading levels stay in order for screen readers.
+    """
+    safe = title.replace('"', "'")
+    return f'::: {{.callout-{kind} title="{safe}"}}\n{body}\n:::'
+
+
+def plain_text(markdown_text: str) -> str:
+    """Markdown reduced to words (for tests and word counts): markup stripped."""
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)(\{[^}]*\})?", " ", markdown_text)
+    text = re.sub(r"[*_`#>|]", " ", text)
+    return re.sub(r"\s+", " ", text).strip()

@@ -1,0 +1,40 @@
+"""Fixtures shared by the test modules: the committed synthetic fixture and its tables.
+
+Computed once per test session: several modules slice the same national
+tables, and validating the fixture and pooling it costs seconds each time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.core.paths import PROJECT_ROOT
+from analysis.data.validation import load_valid_extract
+from analysis.methods.indicators import national_tables
+
+ROOT = PROJECT_ROOT
+#: The small committed synthetic extract (fictional authorities): every golden comes from it.
+FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
+
+
+@pytest.fixture(scope="session")
+def fixture_extract() -> pd.DataFrame:
+    """The fixture, validated (treat as read-only)."""
+    return load_valid_extract(FIXTURE)
+
+
+@pytest.fixture(scope="session")
+def fixture_tables(fixture_extract: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The fixture's national tables (``indicators.national_tables``), without driver models."""
+    return national_tables(fixture_extract)
+
+
+@pytest.fixture(scope="session")
+def fixture_national_dir() -> Path:
+    """The fixture's whole national stage (tables, drivers, focus) as a standalone run makes it."""
+    from analysis.reports.inputs import national_folder
+
+    return national_folder(data=FIXTURE)
