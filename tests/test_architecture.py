@@ -8,6 +8,7 @@ name its module no longer has fails here with the file and line.
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import pytest
@@ -107,13 +108,23 @@ def module_file(module: str) -> Path | None:
 
 def checked_sources() -> list[Path]:
     return modules() + sorted((ROOT / "tests").glob("*.py")) + sorted(
-        (ROOT / "benchmarks").glob("*.py"))
+        (ROOT / "benchmarks").glob("*.py")) + sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def source_of(path: Path) -> str:
+    """A module's text, or a notebook's code cells joined (magics and shell lines dropped)."""
+    if path.suffix != ".ipynb":
+        return path.read_text()
+    cells = json.loads(path.read_text())["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    return "\n".join(line for cell in code for line in cell.splitlines()
+                     if not line.lstrip().startswith(("%", "!")))
 
 
 @pytest.mark.parametrize("path", checked_sources(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_names_taken_from_project_modules_exist(path: Path) -> None:
     """``from analysis.x import name`` and ``alias.name`` name something ``x`` defines."""
-    tree = ast.parse(path.read_text())
+    tree = ast.parse(source_of(path))
     aliases: dict[str, Path] = {}
     problems = []
     for node in ast.walk(tree):
