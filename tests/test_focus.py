@@ -8,6 +8,7 @@ import pytest
 
 from analysis.data.codebook import load_codebook
 from analysis.methods import focus
+from analysis.present.text import focus_markdown_list, focus_words
 
 
 def _drivers() -> pd.DataFrame:
@@ -67,7 +68,7 @@ def test_at_most_five_only_worse_sorted_with_examples() -> None:
     comp = _comparisons().set_index(["survey", "indicator"])
     for r in out.to_dict("records"):
         assert comp.loc[(r["survey"], r["indicator"]), "flag"] == "worse"
-        assert len(focus.examples(r)) >= 1 and r["practice"]
+        assert len(focus.practice_examples(r)) >= 1 and r["practice"]
         assert r["practice_ids"]
     # the score is |effect| x gap: feel settled 0.9 x 15 = 13.5 beats trusted adult 0.7 x 15
     top = out.iloc[0]
@@ -101,7 +102,8 @@ def test_small_numerator_is_never_a_focus_area() -> None:
 
 
 def test_direction_respected_in_gap() -> None:
-    out = focus.focus_areas(_drivers(), _comparisons(), "E99000001", 2025, max_areas=20)
+    out = focus_words(focus.focus_areas(_drivers(), _comparisons(), "E99000001", 2025,
+                                        max_areas=20))
     row = out.set_index("indicator").loc["afraid_bullying"]
     assert row["gap_pp"] == pytest.approx(10.0)  # 30% vs 20%, lower is better
     assert "10 percentage points higher than other authorities (30% vs 20%)" in row["gap_phrase"]
@@ -118,7 +120,7 @@ def test_no_focus_when_nothing_is_worse() -> None:
     comp["flag"] = "similar"
     out = focus.focus_areas(_drivers(), comp, "E99000001", 2025)
     assert out.empty and list(out.columns) == list(focus.FOCUS_COLUMNS)
-    assert "No focus area" in focus.focus_markdown_list(out)
+    assert "No focus area" in focus_markdown_list(out)
 
 
 def test_all_focus_areas_matches_per_authority() -> None:

@@ -43,9 +43,8 @@ stage, once per build); a briefing only slices it (``la_focus``).
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,16 +57,15 @@ from analysis.core.paths import REFERENCE_DIR
 from analysis.data.codebook import Codebook, load_codebook
 from analysis.methods.disclosure import MIN_BASE, numerator, rate_suppressed
 from analysis.methods.indicators import round1
-from analysis.present.text import effect_phrase
 
 PRACTICE_BANK_PATH = REFERENCE_DIR / "practice_bank.yaml"
 MAX_AREAS = 5
 MAX_EXAMPLES = 3
 FOCUS_COLUMNS = (
     "la_code", "la_name", "survey_year", "survey", "focus_rank", "indicator", "label", "domain",
-    "direction", "n", "pct", "others_pct", "expected_pct", "gap_pp", "gap_phrase",
+    "direction", "n", "pct", "others_pct", "expected_pct", "gap_pp",
     "shrunk_gap_pp", "shrunk_low", "shrunk_high", "effect", "ci_low",
-    "ci_high", "effect_phrase", "importance", "driver_rank", "score", "reason", "practice",
+    "ci_high", "importance", "driver_rank", "score", "practice",
     "practice_1", "practice_2", "practice_3", "practice_ids",
 )
 _SUBGROUP = re.compile(r"^of those (with \w+) (.*)$")
@@ -137,72 +135,6 @@ def practice_for(indicator: str, group: str, bank: Sequence[Practice],
     if not fits:
         fits = [e for e in bank if e.fallback and group in e.groups]
     return fits[:k]
-
-
-# ---------------------------------------------------------------- phrases
-def _fmt_pct(value: float) -> str:
-    return f"{math.floor(float(value) + 0.5):d}%"
-
-
-def gap_phrase(pct: float, others_pct: float) -> str:
-    """'12 percentage points lower than other authorities (64% vs 76%)'.
-
-    The word follows the numbers (lower/higher), whichever direction is
-    better, so the phrase is true on its face; whether that is worse is
-    said by the indicator's direction and the briefing's context.
-    """
-    diff = float(pct) - float(others_pct)
-    size = abs(diff)
-    word = "higher" if diff > 0 else "lower"
-    amount = ("less than 1 percentage point" if size < 1 else
-              f"{math.floor(size + 0.5):d} percentage point{'s' if size >= 1.5 else ''}")
-    return f"{amount} {word} than other authorities ({_fmt_pct(pct)} vs {_fmt_pct(others_pct)})"
-
-
-def goes_with_phrase(effect: float) -> str:
-    """'goes with about 0.8 points higher well-being out of 10' (an association)."""
-    if not np.isfinite(effect):
-        return "has no estimated link with well-being"
-    size = abs(float(effect))
-    if size < 0.05:
-        return "goes with little difference in well-being (under 0.1 points out of 10)"
-    return f"goes with about {size:.1f} points {'higher' if effect > 0 else 'lower'} " \
-           "well-being out of 10"
-
-
-def shrunk_phrase(gap: float, low: float, high: float) -> str:
-    """'about 9 points (between 4 and 14)': the shrunken gap and its 95% interval."""
-    if not np.isfinite(gap):
-        return ""
-    text = f"about {math.floor(gap + 0.5):d} percentage point{'s' if gap >= 1.5 else ''}"
-    if np.isfinite(low) and np.isfinite(high):
-        text += f" (between {math.floor(low + 0.5):d} and {math.floor(high + 0.5):d})"
-    return text
-
-
-def reason_text(statement: str, pct: float, others_pct: float, effect: float,
-                shrunk: tuple[float, float, float] | None = None) -> str:
-    """Why this is a focus area, in plain sentences (no label: the briefing adds it).
-
-    e.g. "Here 64% trust the adults they live with all or most of the time,
-    12 percentage points lower than other authorities (64% vs 76%). Allowing
-    for chance and for the ages and genders of the children here, the gap
-    is about 9 percentage points (between 4 and 14). Nationally, this goes
-    with about 0.8 points higher well-being out of 10, other things being
-    equal (an association, not proof of its effect)."
-    """
-    sub = _SUBGROUP.match(statement)
-    if sub:
-        first = f"Here, of those {sub.group(1)}, {_fmt_pct(pct)} {sub.group(2)}"
-    else:
-        first = f"Here {_fmt_pct(pct)} {statement}"
-    middle = ""
-    if shrunk is not None and shrunk_phrase(*shrunk):
-        middle = (" Allowing for chance and for the ages and genders of the children here, "
-                  f"the gap is {shrunk_phrase(*shrunk)}.")
-    return (f"{first}, {gap_phrase(pct, others_pct)}.{middle} Nationally, this "
-            f"{goes_with_phrase(effect)}, other things being equal (an association, not "
-            "proof of its effect).")
 
 
 # ---------------------------------------------------------------- selection
@@ -288,11 +220,6 @@ def _finish(frame: pd.DataFrame, bank: Sequence[Practice], cb: Codebook,
     frame["label"] = frame["indicator"].map({k: v.label for k, v in m.items()})
     frame["domain"] = frame["indicator"].map({k: v.domain for k, v in m.items()})
     recs = frame.to_dict("records")
-    frame["gap_phrase"] = [gap_phrase(r["pct"], r["others_pct"]) for r in recs]
-    frame["effect_phrase"] = [effect_phrase(r["effect"]) for r in recs]
-    frame["reason"] = [reason_text(m[r["indicator"]].statement, r["pct"], r["others_pct"],
-                                   r["effect"], (r["shrunk_gap_pp"], r["shrunk_low"],
-                                                 r["shrunk_high"])) for r in recs]
     examples = [practice_for(r["indicator"], cb.group(r["survey"]), bank) for r in recs]
     for i in range(MAX_EXAMPLES):
         frame[f"practice_{i + 1}"] = [ex[i].text() if len(ex) > i else "" for ex in examples]
@@ -305,7 +232,8 @@ def _finish(frame: pd.DataFrame, bank: Sequence[Practice], cb: Codebook,
     out = frame[list(FOCUS_COLUMNS)].reset_index(drop=True)
     out["survey_year"] = out["survey_year"].astype("int64")
     # Percentages to one decimal (interfaces.md), model figures to four; the
-    # phrases and the ranking above used the unrounded values.
+    # ranking above used the unrounded values. The words are made from these
+    # numbers by ``analysis.present.text.focus_words``.
     for c in ("pct", "others_pct", "gap_pp", "shrunk_gap_pp", "shrunk_low", "shrunk_high"):
         out[c] = round1(out[c].astype("float64"))
     out["expected_pct"] = np.floor(out["expected_pct"].astype("float64") + 0.5) + 0.0
@@ -348,27 +276,17 @@ def la_focus(table: pd.DataFrame, la_code: str, survey_year: int) -> pd.DataFram
     return sel.sort_values("focus_rank", kind="stable").reset_index(drop=True)
 
 
-def examples(row: pd.Series | dict[str, Any]) -> list[str]:
-    """The practice examples of one focus row as a list (empty cells dropped)."""
-    get = row.get
+def practice_examples(row: Mapping[str, Any]) -> list[str]:
+    """The practice examples of one focus row (``practice_1..3``, else ``practice``), blanks dropped."""
     out = []
     for i in range(1, MAX_EXAMPLES + 1):
-        v = get(f"practice_{i}")
+        v = row.get(f"practice_{i}")
+        if isinstance(v, str) and v.strip():
+            out.append(v.strip())
+    if not out:
+        v = row.get("practice")
         if isinstance(v, str) and v.strip():
             out.append(v.strip())
     return out
 
 
-def focus_markdown_list(rows: pd.DataFrame | Iterable[dict[str, Any]]) -> str:
-    """A plain Markdown list of focus areas (for notebooks; briefings have their own)."""
-    recs = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
-    if not recs:
-        return ("No focus area: nothing strongly associated with well-being nationally is "
-                "worse here than in other authorities.")
-    cb = load_codebook()
-    lines = []
-    for r in recs:
-        who = cb.surveys[str(r["survey"])]["short"]
-        lines.append(f"{int(r['focus_rank'])}. **{r['label']}** ({who}): {r['reason']}")
-        lines.extend(f"    - {e}" for e in examples(r))
-    return "\n".join(lines)

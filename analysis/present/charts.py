@@ -42,7 +42,7 @@ from analysis.core import escape  # noqa: E402
 from analysis.data.codebook import Codebook, load_codebook  # noqa: E402
 from analysis.methods.disclosure import SUPPRESSION_RULE_TEXT  # noqa: E402
 from analysis.methods.funnel import LEVELS, MIN_FUNNEL_BASE, Funnel, funnel_limits
-from analysis.present.text import cap, hidden_words, is_missing
+from analysis.present.text import age_words, cap, hidden_words, is_missing
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,10 +68,6 @@ WIDTH_IN = 8.0
 ROW_IN = 0.42
 BASE_IN = 2.0
 FONT_SIZE = 11
-SURVEY_TAGS = {
-    "ylyc_4_7": "ages 4-7", "ylyc_8_11": "ages 8-11", "ylyc_11_17": "ages 11-17",
-    "ylbc": "care leavers",
-}
 
 _RC = {
     "font.size": FONT_SIZE,
@@ -103,7 +99,7 @@ def row_label(row: dict[str, Any], cb: Codebook, with_survey: bool) -> str:
     """The indicator's plain label, with the survey when a domain mixes surveys."""
     label = cb.measure(str(row["indicator"])).label
     if with_survey:
-        label = f"{label} ({SURVEY_TAGS.get(str(row['survey']), row['survey'])})"
+        label = f"{label} ({age_words(str(row['survey']), 'tag')})"
     return label
 
 

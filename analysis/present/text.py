@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,7 @@ from analysis.methods.drivers import (
     DriverResults,
 )
 from analysis.methods.fairness import CASEMIX_VARS, DEFAULT_CASEMIX, FDR, family_size
+from analysis.methods.focus import practice_examples
 from analysis.methods.funnel import Funnel
 
 #: Statements about a subgroup, e.g. "of those with worries get support with them".
@@ -120,6 +121,21 @@ def who(survey: str, codebook: Codebook | None = None) -> str:
     """The group a survey speaks for, e.g. 'young people aged 11 to 17'."""
     cb = codebook or load_codebook()
     return str(cb.surveys[survey]["short"])
+
+
+def age_words(survey: str, style: str = "range") -> str:
+    """A survey's ages, from the codebook (its one source), in the form a place needs.
+
+    ``range``: '4 to 7' (care leavers: 'care leavers'), for lists of groups;
+    ``tag``: 'ages 4-7', for chart labels; ``aged``: 'aged 4 to 7' (care
+    leavers: 'who have left care'), for the young people's version.
+    """
+    info = load_codebook().surveys[survey]
+    if info.get("group") == "leavers":
+        return "who have left care" if style == "aged" else "care leavers"
+    low, high = info["age"]
+    return {"range": f"{low} to {high}", "tag": f"ages {low}-{high}",
+            "aged": f"aged {low} to {high}"}[style]
 
 
 #: How sure a flag is (``analysis.methods.fairness``: certainty 'clear' or 'likely'), in words.
@@ -268,15 +284,21 @@ def _looks_numeric(value: Any) -> bool:
 
 
 # ---------------------------------------------------------------- words and charts
-def effect_phrase(effect: float) -> str:
-    """'associated with about 0.8 points higher well-being out of 10'."""
-    if not np.isfinite(effect):
-        return "association not estimated"
+def effect_phrase(effect: Any, verb: str = "associated with", full: bool = True) -> str:
+    """How big a driver's association with well-being is: one wording for every document.
+
+    ``full``: 'associated with about 0.8 points higher well-being out of 10'
+    (``verb`` 'goes with' in a focus area's reason); otherwise the amount
+    alone, 'about 0.8 points higher' or 'little difference', for tables.
+    """
+    if is_missing(effect) or not math.isfinite(float(effect)):
+        return f"{verb} no estimated difference in well-being" if full else ""
     size = abs(float(effect))
-    word = "higher" if effect > 0 else "lower"
     if size < 0.05:
-        return "associated with little difference in well-being (under 0.1 points out of 10)"
-    return f"associated with about {size:.1f} points {word} well-being out of 10"
+        return (f"{verb} little difference in well-being (under 0.1 points out of 10)" if full
+                else "little difference")
+    amount = f"about {size:.1f} points {'higher' if float(effect) > 0 else 'lower'}"
+    return f"{verb} {amount} well-being out of 10" if full else amount
 
 
 def describe_models(results: DriverResults) -> str:
@@ -547,16 +569,6 @@ def power_sentence(power: pd.DataFrame | None) -> str:
             "as *no problem*.")
 
 
-def driver_phrase(effect: Any) -> str:
-    """'about 0.8 points higher' / 'about 0.4 points lower' (well-being out of 10)."""
-    if is_missing(effect):
-        return ""
-    size = abs(float(effect))
-    if size < 0.05:
-        return "little difference"
-    return f"about {size:.1f} points {'higher' if float(effect) > 0 else 'lower'}"
-
-
 def performance_sentence(perf: pd.DataFrame | None) -> str:
     """How well the national model predicts well-being for authorities it has not seen."""
     base = ("One linear model per survey relates each child's overall well-being (0 to 10) "
@@ -630,3 +642,92 @@ def summary_sentence(rows: pd.DataFrame, group: str, region: str, members: int) 
             f"{'was' if better == 1 else 'were'} better, {worse or 'none'} worse and the rest "
             "similar" + (f"; {held} could not be compared (too few of them with a published "
                          "figure)." if held else "."))
+
+
+# ---------------------------------------------------------------- phrases
+def _whole_pct(value: float) -> str:
+    return f"{math.floor(float(value) + 0.5):d}%"
+
+
+def gap_phrase(pct: float, others_pct: float) -> str:
+    """'12 percentage points lower than other authorities (64% vs 76%)'.
+
+    The word follows the numbers (lower/higher), whichever direction is
+    better, so the phrase is true on its face; whether that is worse is
+    said by the indicator's direction and the briefing's context.
+    """
+    diff = float(pct) - float(others_pct)
+    size = abs(diff)
+    word = "higher" if diff > 0 else "lower"
+    amount = ("less than 1 percentage point" if size < 1 else
+              f"{math.floor(size + 0.5):d} percentage point{'s' if size >= 1.5 else ''}")
+    return f"{amount} {word} than other authorities ({_whole_pct(pct)} vs {_whole_pct(others_pct)})"
+
+
+def shrunk_phrase(gap: float, low: float, high: float) -> str:
+    """'about 9 points (between 4 and 14)': the shrunken gap and its 95% interval."""
+    if not np.isfinite(gap):
+        return ""
+    text = f"about {math.floor(gap + 0.5):d} percentage point{'s' if gap >= 1.5 else ''}"
+    if np.isfinite(low) and np.isfinite(high):
+        text += f" (between {math.floor(low + 0.5):d} and {math.floor(high + 0.5):d})"
+    return text
+
+
+def reason_text(statement: str, pct: float, others_pct: float, effect: float,
+                shrunk: tuple[float, float, float] | None = None) -> str:
+    """Why this is a focus area, in plain sentences (no label: the briefing adds it).
+
+    e.g. "Here 64% trust the adults they live with all or most of the time,
+    12 percentage points lower than other authorities (64% vs 76%). Allowing
+    for chance and for the ages and genders of the children here, the gap
+    is about 9 percentage points (between 4 and 14). Nationally, this goes
+    with about 0.8 points higher well-being out of 10, other things being
+    equal (an association, not proof of its effect)."
+    """
+    sub = _SUBGROUP.match(statement)
+    if sub:
+        first = f"Here, of those {sub.group(1)}, {_whole_pct(pct)} {sub.group(2)}"
+    else:
+        first = f"Here {_whole_pct(pct)} {statement}"
+    middle = ""
+    if shrunk is not None and shrunk_phrase(*shrunk):
+        middle = (" Allowing for chance and for the ages and genders of the children here, "
+                  f"the gap is {shrunk_phrase(*shrunk)}.")
+    return (f"{first}, {gap_phrase(pct, others_pct)}.{middle} Nationally, this "
+            f"{effect_phrase(effect, 'goes with')}, other things being equal (an association, not "
+            "proof of its effect).")
+
+
+def focus_markdown_list(rows: pd.DataFrame | Iterable[dict[str, Any]]) -> str:
+    """A plain Markdown list of focus areas (for notebooks; briefings have their own)."""
+    recs = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
+    if not recs:
+        return ("No focus area: nothing strongly associated with well-being nationally is "
+                "worse here than in other authorities.")
+    cb = load_codebook()
+    lines = []
+    for r in recs:
+        who = cb.surveys[str(r["survey"])]["short"]
+        lines.append(f"{int(r['focus_rank'])}. **{r['label']}** ({who}): {r['reason']}")
+        lines.extend(f"    - {e}" for e in practice_examples(r))
+    return "\n".join(lines)
+
+
+def focus_words(rows: pd.DataFrame) -> pd.DataFrame:
+    """Focus-area rows (``analysis.methods.focus``) with their words added.
+
+    ``gap_phrase``, ``effect_phrase`` and ``reason``: made here, from the
+    numbers the methods layer wrote, so every document says them alike.
+    """
+    if rows is None or rows.empty:
+        return rows
+    cb = load_codebook()
+    recs = rows.to_dict("records")
+    return rows.assign(
+        gap_phrase=[gap_phrase(r["pct"], r["others_pct"]) for r in recs],
+        effect_phrase=[effect_phrase(r["effect"]) for r in recs],
+        reason=[reason_text(cb.indicators[r["indicator"]].statement, r["pct"], r["others_pct"],
+                            r["effect"], (r["shrunk_gap_pp"], r["shrunk_low"], r["shrunk_high"]))
+                for r in recs],
+    )

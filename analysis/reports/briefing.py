@@ -46,6 +46,7 @@ from analysis.methods.disclosure import (
     disclosure_sentence,
     display_table,
 )
+from analysis.methods.focus import practice_examples
 from analysis.methods.indicators import csv_ready, first_authority
 from analysis.present.charts import alt_text, figure_markdown, la_vs_others_chart
 from analysis.present.markdown import callout, pipe_table, show
@@ -53,11 +54,13 @@ from analysis.present.text import (
     LOW_RESPONSE,
     _count_word,
     _groups,
+    age_words,
     cap,
     chance_sentence,
     comparison_sentence,
-    driver_phrase,
+    effect_phrase,
     fmt_pct,
+    focus_words,
     infinitive,
     is_missing,
     low_response_text,
@@ -66,6 +69,7 @@ from analysis.present.text import (
     power_sentence,
     summary_sentence,
     wellbeing_sentence,
+    who,
 )
 from analysis.reports import inputs
 
@@ -197,11 +201,6 @@ def show_comparators(b: Briefing, out_dir: str | Path | None,
 
 
 # ---------------------------------------------------------------- phrasing
-
-
-def who(survey: str) -> str:
-    """'children aged 8 to 11', 'care leavers' (from the codebook)."""
-    return str(load_codebook().surveys[survey]["short"])
 
 
 # ---------------------------------------------------------------- selection
@@ -508,7 +507,7 @@ def prepare(
         cohort_sizes={str(k): int(v) for k, v in (cohort_sizes or {}).items()},
         drivers=extras.get("drivers"),
         performance=extras.get("performance"),
-        focus=focus,
+        focus=focus_words(focus),
         provenance={
             "data_hash": data_hash or "not recorded",
             "code_version": code_version or "not recorded (not built by make reports)",
@@ -677,7 +676,6 @@ def domain_markdown(b: Briefing, domain: str) -> str:
     return "\n".join(text)
 
 
-AGE_TAGS = {"ylyc_4_7": "4 to 7", "ylyc_8_11": "8 to 11", "ylyc_11_17": "11 to 17"}
 
 
 def _domain_summary(rows: pd.DataFrame) -> str:
@@ -691,7 +689,7 @@ def _domain_summary(rows: pd.DataFrame) -> str:
         for mid in dict.fromkeys(sel["indicator"]):
             surveys = [s for s in cb.surveys if s in set(sel.loc[sel["indicator"] == mid,
                                                                  "survey"])]
-            ages = [AGE_TAGS.get(s, who(s)) for s in surveys]
+            ages = [age_words(s) for s in surveys]
             joined = ages[0] if len(ages) == 1 else ", ".join(ages[:-1]) + " and " + ages[-1]
             items.append(f"{cb.measure(mid).label.lower()} (ages {joined})")
         return "; ".join(items)
@@ -811,7 +809,7 @@ def drivers_markdown(b: Briefing, top: int = 5) -> str:
         for rec in top_drivers(d, survey, top).to_dict("records"):
             mid = str(rec["indicator"])
             name = cb.measure(mid).label if mid in cb.measures() else str(rec.get("label", mid))
-            phrase = driver_phrase(rec.get("effect"))
+            phrase = effect_phrase(rec.get("effect"), full=False)
             here = _find(b.indicators, survey, mid)
             local = ""
             if here and here.get("flag") in ("better", "worse"):
@@ -863,7 +861,7 @@ def focus_markdown(b: Briefing) -> str:
         reason = str(rec.get("reason") or "").strip()
         line = f"{i}. **{label}**{group}" + (f": {reason}" if reason and reason != "nan" else "")
         items.append(line)
-        fresh = [e for e in _practice_examples(rec) if e not in shown][:MAX_EXAMPLES_SHOWN]
+        fresh = [e for e in practice_examples(rec) if e not in shown][:MAX_EXAMPLES_SHOWN]
         shown.update(fresh)
         items += [f"    - *What one council did.* {e}" for e in fresh]
         if not fresh:
@@ -875,20 +873,6 @@ def focus_markdown(b: Briefing) -> str:
             "the most well-being, with published examples of what councils changed:\n\n"
             + "\n".join(items))
     return "\n".join(head) + "\n" + callout("tip", "Focus areas", body)
-
-
-def _practice_examples(rec: Mapping[str, Any]) -> list[str]:
-    """Practice examples of a focus row (``practice_1..3``, else ``practice``)."""
-    out = []
-    for key in ("practice_1", "practice_2", "practice_3"):
-        value = rec.get(key)
-        if isinstance(value, str) and value.strip():
-            out.append(value.strip())
-    if not out:
-        value = rec.get("practice")
-        if isinstance(value, str) and value.strip():
-            out.append(value.strip())
-    return out
 
 
 def change_markdown(b: Briefing, top: int = 5) -> str:

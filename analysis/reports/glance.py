@@ -30,7 +30,9 @@ from analysis.data.codebook import load_codebook
 from analysis.methods import indicators
 from analysis.methods.comments import quote_markdown
 from analysis.methods.disclosure import rate_suppressed
+from analysis.methods.focus import practice_examples
 from analysis.present.charts import _RC, FLAG_STYLE, OKABE_ITO, figure_markdown
+from analysis.present.text import age_words, who
 from analysis.reports import briefing as br
 
 #: Items per at-a-glance list (the detail has the rest).
@@ -116,9 +118,9 @@ def next_steps(b: br.Briefing, top: int = TOP_FOCUS) -> list[str]:
         mid = str(rec.get("indicator", ""))
         label = cb.measure(mid).label if mid in cb.measures() else mid
         survey = str(rec.get("survey", ""))
-        group = f" ({br.who(survey)})" if survey in cb.surveys else ""
+        group = f" ({who(survey)})" if survey in cb.surveys else ""
         line = f"**{label}**{group}."
-        example = next((e for e in br._practice_examples(rec) if e not in shown), "")
+        example = next((e for e in practice_examples(rec) if e not in shown), "")
         if example:
             shown.add(example)
             line += f" *What one council did:* {example}"
@@ -160,7 +162,7 @@ def change_summary(b: br.Briefing) -> str:
         if sel.empty:
             continue
         sel["_gap"] = (sel["pct"] - sel["prev_pct"]).abs()
-        names = [f"{cb.measure(m).label.lower()} ({br.AGE_TAGS.get(s, br.who(s))})"
+        names = [f"{cb.measure(m).label.lower()} ({age_words(s)})"
                  for m, s in sel.sort_values("_gap", ascending=False)[
                      ["indicator", "survey"]].head(TOP).itertuples(index=False)]
         more = f" and {len(sel) - len(names)} more" if len(sel) > len(names) else ""
@@ -254,8 +256,7 @@ def spine_figure(rows: pd.DataFrame, title: str) -> Any:
             ax.set_xlim(-1.15, 1.15)
             ax.set_xticks([0], ["average"])
             ax.set_xlabel("\u2190 worse    better \u2192", fontsize=8)
-            ax.set_title(br.AGE_TAGS.get(survey, "care leavers").replace("4 to 7", "ages 4-7")
-                         .replace("8 to 11", "ages 8-11").replace("11 to 17", "ages 11-17"),
+            ax.set_title(age_words(survey, "tag"),
                          fontsize=9)
             for side in ("top", "right", "left"):
                 ax.spines[side].set_visible(False)
@@ -282,7 +283,7 @@ def spine_alt(rows: pd.DataFrame, la_name: str) -> str:
 
     def listing(flag: str) -> str:
         sel = rows[rows["flag"] == flag]
-        items = [f"{cb.measure(m).label.lower()} ({br.AGE_TAGS.get(s, 'care leavers')})"
+        items = [f"{cb.measure(m).label.lower()} ({age_words(s)})"
                  for m, s in sel[["indicator", "survey"]].itertuples(index=False)]
         return "; ".join(items) if items else "none"
 

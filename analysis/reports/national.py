@@ -70,8 +70,15 @@ from analysis.methods.national import (
 )
 from analysis.present.charts import figure_markdown, forest_alt_text, forest_chart, funnel_chart
 from analysis.present.markdown import pipe_table
-from analysis.present.text import cap, fmt_pct, hidden_words, in_n, performance_sentence, quantity
-from analysis.reports.briefing import who
+from analysis.present.text import (
+    cap,
+    fmt_pct,
+    hidden_words,
+    in_n,
+    performance_sentence,
+    quantity,
+    who,
+)
 
 
 def funnel_alt_text(f: Funnel) -> str:

@@ -39,18 +39,14 @@ from typing import Any
 import pandas as pd
 
 from analysis.core import escape
+from analysis.data.codebook import load_codebook
 from analysis.present.charts import _RC, OKABE_ITO, figure_markdown
 from analysis.present.markdown import callout
+from analysis.present.text import age_words
 from analysis.reports import briefing as br
 from analysis.reports.briefing import Briefing, published
 
 #: Age groups as a child says them.
-AGES = {
-    "ylyc_4_7": "aged 4 to 7",
-    "ylyc_8_11": "aged 8 to 11",
-    "ylyc_11_17": "aged 11 to 17",
-    "ylbc": "who have left care",
-}
 #: Each indicator as the *good* thing, said to "you" (for a measure where lower
 #: is better, its opposite: the share is then 100 - pct).
 GOOD_WORDS: dict[str, str] = {
@@ -158,8 +154,8 @@ class Finding:
         words = words or GOOD_WORDS[self.indicator]
         if "(" in lead:
             head, _, tail = lead.partition(" (")
-            return f"{head} {AGES[self.survey]} ({tail} {words}."
-        return f"{lead} {AGES[self.survey]} {words}."
+            return f"{head} {age_words(self.survey, 'aged')} ({tail} {words}."
+        return f"{lead} {age_words(self.survey, 'aged')} {words}."
 
 
 def findings(rows: pd.DataFrame) -> list[Finding]:
@@ -167,7 +163,7 @@ def findings(rows: pd.DataFrame) -> list[Finding]:
     out = []
     for rec in published(rows).to_dict("records"):
         mid, survey = str(rec["indicator"]), str(rec["survey"])
-        if mid not in GOOD_WORDS or survey not in AGES:
+        if mid not in GOOD_WORDS or survey not in load_codebook().surveys:
             continue
         pct = float(rec["pct"])
         share = 100.0 - pct if rec.get("direction") == "lower_is_better" else pct
@@ -205,9 +201,9 @@ def to_get_better(rows: pd.DataFrame, top: int = MAX_BETTER,
 def feelings(wellbeing: pd.DataFrame) -> list[tuple[str, float]]:
     """(survey, share feeling OK or good about life) per age group, published rows only."""
     rows = published(wellbeing[wellbeing["indicator"] == "low_overall_wellbeing"])
-    order = list(AGES)
+    order = list(load_codebook().surveys)
     out = [(str(r["survey"]), 100.0 - float(r["pct"])) for r in rows.to_dict("records")
-           if str(r["survey"]) in AGES]
+           if str(r["survey"]) in order]
     return sorted(out, key=lambda t: order.index(t[0]))
 
 
@@ -301,7 +297,7 @@ def document_markdown(b: Briefing, we_will: Sequence[str] | None = None) -> list
 # ---------------------------------------------------------------- picture
 def faces_alt(rows: Sequence[tuple[str, float]]) -> str:
     """What the faces picture shows, in words."""
-    parts = [f"{AGES[s].capitalize()}: {tenths(share)} of 10 faces are smiling."
+    parts = [f"{age_words(s, 'aged').capitalize()}: {tenths(share)} of 10 faces are smiling."
              for s, share in rows]
     return ("Rows of 10 faces, one row for each age group. The smiling faces are for "
             "the children who feel OK or good about their life. " + " ".join(parts))
@@ -316,7 +312,7 @@ def faces_figure(rows: Sequence[tuple[str, float]]) -> Any:
         fig, ax = plt.subplots(figsize=(8.0, 0.9 * len(rows) + 0.5))
         for i, (survey, share) in enumerate(rows):
             y = len(rows) - 1 - i
-            ax.text(-0.6, y, AGES[survey].capitalize(), ha="right", va="center")
+            ax.text(-0.6, y, age_words(survey, 'aged').capitalize(), ha="right", va="center")
             filled = tenths(share)
             for j in range(10):
                 happy = j < filled
