@@ -18,7 +18,7 @@ FORMATS     ?= html,pdf,docx
 # folders with spaces (or any other character) work.
 export DATA MAPPING PARAMS_DIR REPORTS_DIR REVIEW_DIR JOBS RENDERER FORMATS ONLY VENV
 
-SYNTH_INPUTS := analysis/synthetic.py analysis/synthetic_comments.py analysis/codebook.py \
+SYNTH_INPUTS := analysis/data/synthetic.py analysis/data/synthetic_comments.py analysis/data/codebook.py \
   data/reference/synthetic.yaml data/reference/synthetic_comments.yaml data/reference/codebook.yaml
 MAPPING_ARG  := $(if $(MAPPING),--mapping "$$MAPPING",)
 
@@ -68,23 +68,23 @@ lint: setup ## Check the code style with ruff
 	$(VENV)/bin/ruff check analysis tests benchmarks
 
 data: setup ## Write the synthetic demonstration extract (same bytes every run)
-	$(PY) -m analysis.data.synthetic --out $(DEMO_DATA)
+	$(PY) -m analysis data --out $(DEMO_DATA)
 
 $(DEMO_DATA): $(SYNTH_INPUTS) | $(VENV)/.installed
-	$(PY) -m analysis.data.synthetic --out $@
+	$(PY) -m analysis data --out $@
 
 validate: setup ## Validate an extract and nothing else: make validate DATA=path [MAPPING=file]
-	@$(PY) -m analysis.data.validation "$$DATA" $(MAPPING_ARG)
+	@$(PY) -m analysis validate "$$DATA" $(MAPPING_ARG)
 
 params: setup $(if $(filter $(DEMO_DATA),$(DATA)),$(DEMO_DATA)) ## Write a parameter file for every authority that lacks one
-	@$(PY) -m analysis.pipeline.cli params --data "$$DATA" $(MAPPING_ARG) --params-dir "$$PARAMS_DIR"
+	@$(PY) -m analysis params --data "$$DATA" $(MAPPING_ARG) --params-dir "$$PARAMS_DIR"
 
 review: setup $(if $(filter $(DEMO_DATA),$(DATA)),$(DEMO_DATA)) ## Write the confidential comment-review files in REVIEW_DIR (keeps approvals and edits)
-	@$(PY) -m analysis.methods.comments --data "$$DATA" $(MAPPING_ARG) --params-dir "$$PARAMS_DIR" \
+	@$(PY) -m analysis review --data "$$DATA" $(MAPPING_ARG) --params-dir "$$PARAMS_DIR" \
 	  --review-dir "$$REVIEW_DIR"
 
 reports: setup $(if $(filter $(DEMO_DATA),$(DATA)),$(DEMO_DATA)) ## Build every authority's briefing, the national briefing and the index
-	@$(PY) -m analysis.pipeline.build --data "$$DATA" $(MAPPING_ARG) --params-dir "$$PARAMS_DIR" \
+	@$(PY) -m analysis reports --data "$$DATA" $(MAPPING_ARG) --params-dir "$$PARAMS_DIR" \
 	  --reports-dir "$$REPORTS_DIR" --jobs "$$JOBS" --formats "$$FORMATS" --renderer "$$RENDERER" \
 	  --review-dir "$$REVIEW_DIR" --only "$$ONLY"
 
@@ -92,14 +92,14 @@ lab: setup $(DEMO_DATA) ## Open JupyterLab on the project, notebooks ready to ru
 	$(VENV)/bin/jupyter lab --notebook-dir=. notebooks/
 
 bench: setup $(DEMO_DATA) ## Run the performance benchmark and print its figures
-	$(PY) benchmarks/bench_reports.py
+	$(PY) -m analysis bench
 
 bless: setup ## Re-execute the golden nbval notebooks after an intended change
 	$(PY) tests/bless_golden.py all
 
 clean-reports: ## Empty REPORTS_DIR (only the default or a folder the build wrote; keeps parameter files)
 	@bash scripts/clean-reports.sh "$$REPORTS_DIR" reports
-	@$(PY) -c "import shutil, sys; from analysis.pipeline.build import build_dir; shutil.rmtree(build_dir(sys.argv[1]), ignore_errors=True)" "$$REPORTS_DIR"
+	@$(PY) -m analysis forget-build "$$REPORTS_DIR"
 
 clean: clean-reports ## Delete generated data, reports and the virtual environment
 	@case "$$VENV" in ""|/|.|..|"$$HOME") echo "clean: refusing VENV='$$VENV'" >&2; exit 1;; esac

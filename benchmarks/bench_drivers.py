@@ -5,7 +5,7 @@
 
 Fits, on the same extract and in the same process, alternately:
 
-* the **baseline**: ``analysis/drivers.py`` as it was at ``--baseline-ref``
+* the **baseline**: ``analysis/methods/drivers.py`` as it was at ``--baseline-ref``
   (default: the commit before the research-standard rewrite, issue 17:
   pooled OLS, 0-fill with missing indicators, standardised effects,
   coefficient-derived permutation importance), read from git and loaded as
@@ -42,7 +42,7 @@ DEFAULT_BASELINE = "5f816c0ff799ef92f8990352e87df383a4af9c5a"
 
 def load_baseline(ref: str) -> object:
     """The baseline drivers module, from git, as module ``drivers_baseline``."""
-    source = subprocess.run(["git", "show", f"{ref}:analysis/drivers.py"], cwd=ROOT,
+    source = subprocess.run(["git", "show", f"{ref}:analysis/methods/drivers.py"], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout
     folder = Path(tempfile.mkdtemp(prefix="bench-drivers-"))
     path = folder / "drivers_baseline.py"

@@ -1,4 +1,4 @@
-"""Tests for the authority briefing (analysis/briefing.py, notebooks/briefing.ipynb).
+"""Tests for the authority briefing (analysis/reports/briefing.py, notebooks/briefing.ipynb).
 
 What must hold, whatever the data:
 

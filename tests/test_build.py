@@ -51,7 +51,7 @@ def build_env(reports: Path) -> dict[str, str]:
 def build(reports: Path, params: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     """Run the build as `make reports` does; output is plain lines (not a terminal)."""
     return subprocess.run(
-        [sys.executable, "-m", "analysis.pipeline.build", "--data", str(FIXTURE),
+        [sys.executable, "-m", "analysis", "reports", "--data", str(FIXTURE),
          "--params-dir", str(params), "--reports-dir", str(reports), "--jobs", "2",
          # never a developer's own review/ folder (test_comments_build.py covers quotes)
          "--review-dir", str(reports.parent / "no-review"), *extra],
@@ -322,7 +322,7 @@ def test_killed_build_finishes_on_the_next_run(built: dict) -> None:
     reports = built["root"] / "killed"
     shutil.copytree(built["reports"], reports, symlinks=True)
     params = built["params"]
-    cmd = [sys.executable, "-m", "analysis.pipeline.build", "--data", str(FIXTURE), "--params-dir",
+    cmd = [sys.executable, "-m", "analysis", "reports", "--data", str(FIXTURE), "--params-dir",
            str(params), "--reports-dir", str(reports), "--jobs", "2", "--force"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             text=True, start_new_session=True, env=build_env(reports))

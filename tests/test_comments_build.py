@@ -69,7 +69,7 @@ def published_text(reports: Path) -> dict[str, str]:
 
 def build(reports: Path, params: Path, review: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "analysis.pipeline.build", "--data", str(FIXTURE), "--params-dir",
+        [sys.executable, "-m", "analysis", "reports", "--data", str(FIXTURE), "--params-dir",
          str(params), "--reports-dir", str(reports), "--review-dir", str(review),
          "--jobs", "2"],
         cwd=ROOT, capture_output=True, text=True, timeout=900)

@@ -82,7 +82,7 @@ def write_extract(path: Path, names: dict[str, str], keep: tuple[str, ...] = KEE
 def run_build(data: Path, reports: Path, params: Path, *extra: str,
               timeout: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "analysis.pipeline.build", "--data", str(data), "--params-dir",
+        [sys.executable, "-m", "analysis", "reports", "--data", str(data), "--params-dir",
          str(params), "--reports-dir", str(reports), "--jobs", "2", *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=timeout,
     )
@@ -375,7 +375,7 @@ def test_bad_paths_are_one_line_errors(tmp_path: Path, small: Path) -> None:
     ]
     base = ["--params-dir", str(tmp_path / "p"), "--reports-dir", str(tmp_path / "r")]
     for args, words, variable in cases:
-        proc = subprocess.run([sys.executable, "-m", "analysis.pipeline.build", *base, *args],
+        proc = subprocess.run([sys.executable, "-m", "analysis", "reports", *base, *args],
                               cwd=ROOT, capture_output=True, text=True, timeout=120)
         line = one_line_error(proc)
         assert words in line and variable in line, (args, line)
@@ -390,7 +390,7 @@ def test_read_only_folders_are_one_line_errors(tmp_path: Path, small: Path) -> N
         for flag, variable in (("--reports-dir", "REPORTS_DIR"), ("--params-dir", "PARAMS_DIR")):
             other = "--params-dir" if flag == "--reports-dir" else "--reports-dir"
             proc = subprocess.run(
-                [sys.executable, "-m", "analysis.pipeline.build", "--data", str(small), flag,
+                [sys.executable, "-m", "analysis", "reports", "--data", str(small), flag,
                  str(locked), other, str(tmp_path / "ok")],
                 cwd=ROOT, capture_output=True, text=True, timeout=120)
             assert variable in one_line_error(proc)
@@ -401,7 +401,7 @@ def test_read_only_folders_are_one_line_errors(tmp_path: Path, small: Path) -> N
 def test_unreadable_data_is_one_line_error(tmp_path: Path, small: Path) -> None:
     target = Path("/proc/self/mem")  # exists, is a file, cannot be read from the start
     proc = subprocess.run(
-        [sys.executable, "-m", "analysis.pipeline.build", "--data", str(target), "--params-dir",
+        [sys.executable, "-m", "analysis", "reports", "--data", str(target), "--params-dir",
          str(tmp_path / "p"), "--reports-dir", str(tmp_path / "r")],
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "cannot be read" in one_line_error(proc)
@@ -464,7 +464,7 @@ def test_slug_collisions_refused_before_anything_is_written(
     assert "'elderwick'" in proc.stderr and "nothing was written" in proc.stderr
     assert [p.name for p in reports.rglob("*") if p.name != guard.MARKER] == []
     assert list(params.rglob("*")) == []
-    cli = subprocess.run([sys.executable, "-m", "analysis.pipeline.cli", "params", "--data", str(data),
+    cli = subprocess.run([sys.executable, "-m", "analysis", "params", "--data", str(data),
                           "--params-dir", str(params)], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert cli.returncode == 2 and "E99000007" in cli.stderr and list(params.rglob("*")) == []
@@ -616,7 +616,7 @@ def test_second_build_on_a_folder_waits_or_refuses(tmp_path: Path) -> None:
         proc = run_build(data, reports, tmp_path / "p", "--no-wait", timeout=120)
         assert "Another build is running on" in one_line_error(proc)
         waiting = subprocess.Popen(
-            [sys.executable, "-m", "analysis.pipeline.build", "--data", str(data), "--params-dir",
+            [sys.executable, "-m", "analysis", "reports", "--data", str(data), "--params-dir",
              str(tmp_path / "p"), "--reports-dir", str(reports)],
             cwd=ROOT, stderr=subprocess.PIPE, text=True)
         first = waiting.stderr.readline()
@@ -653,7 +653,7 @@ def _alive(pids: set[int]) -> set[int]:
 
 def _start_and_wait_for_workers(tmp_path: Path, small: Path) -> tuple[subprocess.Popen, set]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "analysis.pipeline.build", "--data", str(small), "--params-dir",
+        [sys.executable, "-m", "analysis", "reports", "--data", str(small), "--params-dir",
          str(tmp_path / "p"), "--reports-dir", str(tmp_path / "r"), "--jobs", "2",
          "--formats", "html"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -1,4 +1,4 @@
-"""Tests for the national briefing (analysis/national.py).
+"""Tests for the national briefing (analysis/methods/national.py).
 
 Funnel-plot limits are checked against values worked out independently (the
 binomial distribution summed by hand, and the normal formula), and the

@@ -1,4 +1,4 @@
-"""Tests of the synthetic demonstration extract (analysis/synthetic.py).
+"""Tests of the synthetic demonstration extract (analysis/data/synthetic.py).
 
 The demo extract stands in for confidential data everywhere (make reports,
 notebooks, golden tests), so these tests pin what the rest of the project
@@ -97,7 +97,7 @@ def test_committed_fixture_is_current() -> None:
     """tests/fixtures/extract.csv must be what the generator writes (golden notebooks use it)."""
     expected = synthetic.to_csv_text(synthetic.generate_fixture()).encode("utf-8")
     assert synthetic.FIXTURE_PATH.read_bytes() == expected, (
-        "tests/fixtures/extract.csv is stale: run `python -m analysis.data.synthetic --fixture` "
+        "tests/fixtures/extract.csv is stale: run `python -m analysis data --fixture` "
         "(and re-bless the golden notebooks) if the change is intended"
     )
 
@@ -371,7 +371,7 @@ def test_read_back_identical(full: pd.DataFrame, full_csv: Path) -> None:
 
 def test_passes_validation(full: pd.DataFrame, full_csv: Path) -> None:
     validation = pytest.importorskip(
-        "analysis.data.validation", reason="analysis/validation.py not written yet")
+        "analysis.data.validation", reason="analysis/data/validation.py not written yet")
     typed = validation.load_valid_extract(full_csv)
     assert len(typed) == len(full)
     fixture = validation.load_valid_extract(synthetic.FIXTURE_PATH)

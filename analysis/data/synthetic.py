@@ -836,17 +836,9 @@ def authority_sizes(df: pd.DataFrame) -> pd.DataFrame:
     return t.reset_index()
 
 
-def _markdown_table(df: pd.DataFrame) -> str:
-    """A plain Markdown table (no extra dependency such as tabulate)."""
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
-    sep = "| " + " | ".join("---" for _ in df.columns) + " |"
-    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, sep, *body])
-
-
 def main(argv: list[str] | None = None) -> int:
-    """``python -m analysis.data.synthetic [--out PATH] [--fixture] [--table]``."""
-    ap = argparse.ArgumentParser(prog="python -m analysis.data.synthetic",
+    """``python -m analysis data [--out PATH] [--fixture] [--table]``."""
+    ap = argparse.ArgumentParser(prog="python -m analysis data",
                                  description="Write the synthetic demonstration extract "
                                              "(fictional authorities; same bytes every run).")
     ap.add_argument("--out", default=None,
@@ -866,7 +858,7 @@ def main(argv: list[str] | None = None) -> int:
         t = calibration_table(df, cfg)
         t["target"] = (100 * t["target"]).round(1)
         t["achieved"] = (100 * t["achieved"]).round(1)
-        print(_markdown_table(t))
+        print(t.to_string(index=False))
     return 0
 
 

@@ -617,9 +617,9 @@ def summary(path: str | Path, df: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m analysis.data.validation PATH [--mapping FILE]``: check an extract, write nothing."""
+    """``python -m analysis validate PATH [--mapping FILE]``: check an extract, write nothing."""
     parser = argparse.ArgumentParser(
-        prog="python -m analysis.data.validation",
+        prog="python -m analysis validate",
         description="Check a survey extract against the spec and report every problem.",
     )
     parser.add_argument("path", help="the survey extract (CSV, UTF-8)")

@@ -27,6 +27,7 @@ Nothing here prints or logs a comment's words.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import io
@@ -34,6 +35,7 @@ import json
 import os
 import re
 import stat
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -539,9 +541,6 @@ def allocate_quotes(quotes: list[Quote], in_care: Iterable[str], leavers: str
 # ----------------------------------------------------------------------------- command line
 def main(argv: list[str] | None = None) -> int:
     """``python -m analysis.methods.comments --data D --params-dir P --review-dir R [--mapping M]``."""
-    import argparse
-    import sys
-
     ap = argparse.ArgumentParser(prog="make review",
                                  description="Write the confidential comment-review files.")
     ap.add_argument("--data", required=True)

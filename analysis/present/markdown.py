@@ -57,15 +57,23 @@ def show(text: str) -> None:
     display(markdown(text))
 
 
-def pipe_table(frame: pd.DataFrame, caption: str = "", right: Iterable[str] = ()) -> str:
+def pipe_table(frame: pd.DataFrame, caption: str = "", right: Iterable[str] | None = None,
+               index: bool = False) -> str:
     """A pandoc/Quarto pipe table with a header row (and an optional caption).
 
-    Pipe tables are read by every output format (HTML, Typst, Word) and by
-    screen readers as real tables; ``right`` names the numeric columns to
-    right-align so figures line up.
+    The one Markdown table writer: briefings, notebooks and docs all use it.
+    Pipe tables are read by every output format (HTML, Typst, Word), render
+    in JupyterLab, and are read by screen readers as real tables. ``right``
+    names the columns to right-align so figures line up; None right-aligns
+    every column whose cells all look like figures ('12%', '[c]', '0.4').
+    ``index`` writes the frame's index as the first column.
     """
-    right = set(right)
+    frame = frame.reset_index() if index else frame
     cols = [str(c) for c in frame.columns]
+    if right is None:
+        right = [str(c) for c in frame.columns
+                 if len(frame) and all(_looks_numeric(v) for v in frame[c])]
+    right = set(right)
 
     def cell(value: Any) -> str:
         text = "" if is_missing(value) and not isinstance(value, str) else str(value)
@@ -79,6 +87,17 @@ def pipe_table(frame: pd.DataFrame, caption: str = "", right: Iterable[str] = ()
     if caption:
         text += f"\n\n: {caption}"
     return text
+
+
+def _looks_numeric(value: Any) -> bool:
+    text = str(value).strip()
+    if text in ("[c]", "[x]", "", "nan", "None", "<NA>"):
+        return True
+    try:
+        float(text.rstrip("%"))
+        return True
+    except ValueError:
+        return False
 
 
 def callout(kind: str, title: str, body: str) -> str:

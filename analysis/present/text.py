@@ -247,42 +247,6 @@ def summary_line(name: str, year: int, rows: Any, noun: str = "indicator") -> st
             f"{flags.count('suppressed')} suppressed")
 
 
-def markdown_table(frame: Any, index: bool = False) -> str:
-    """A pipe table (GitHub / pandoc Markdown) of a small frame, cells as text.
-
-    Used for notebook tables: Markdown renders in JupyterLab and in the
-    briefing renderers alike, and stores once (an HTML table would store an
-    HTML and a plain-text copy of every cell).
-    """
-    table = frame.reset_index() if index else frame
-
-    def cell(value: Any) -> str:
-        text = "" if value is None or (isinstance(value, float) and math.isnan(value)) \
-            else str(value)
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    header = [cell(c) for c in table.columns]
-    numeric = [
-        all(_looks_numeric(v) for v in table[c]) and len(table) > 0 for c in table.columns
-    ]
-    lines = ["| " + " | ".join(header) + " |",
-             "| " + " | ".join("---:" if n else "---" for n in numeric) + " |"]
-    for row in table.itertuples(index=False):
-        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
-    return "\n".join(lines)
-
-
-def _looks_numeric(value: Any) -> bool:
-    text = str(value).strip()
-    if text in ("[c]", "[x]", "", "nan", "None", "<NA>"):
-        return True
-    try:
-        float(text.rstrip("%"))
-        return True
-    except ValueError:
-        return False
-
-
 # ---------------------------------------------------------------- words and charts
 def effect_phrase(effect: Any, verb: str = "associated with", full: bool = True) -> str:
     """How big a driver's association with well-being is: one wording for every document.

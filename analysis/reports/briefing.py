@@ -36,6 +36,7 @@ from analysis.core import escape
 from analysis.core.files import write_csv_atomic
 from analysis.core.slug import authority_slug
 from analysis.data.codebook import load_codebook
+from analysis.data.copy import briefing_copy
 from analysis.methods import comparators as cmp
 from analysis.methods import indicators
 from analysis.methods.comments import allocate_quotes, quote_markdown, read_quotes_file
@@ -83,105 +84,18 @@ GOING_WELL = "Going well"
 MAX_EXAMPLES_SHOWN = 2
 TO_IMPROVE = "To improve"
 
-DOMAIN_INTRO = {
-    "relationships": (
-        "Trusted relationships with carers, workers, friends and family: "
-        "what children say matters most to them."
-    ),
-    "rights": (
-        "Being told why they are in care, being included in decisions, feeling safe, "
-        "and not being bullied or made to feel different."
-    ),
-    "resilience": "School, hobbies, time outdoors and being able to do what friends do.",
-    "recovery": (
-        "Feeling settled, liking where they live, feeling good about how they look, "
-        "and life getting better."
-    ),
-}
+#: The fixed copy (data/reference/briefing_copy.yaml).
+COPY = briefing_copy()
+DOMAIN_INTRO = COPY.domain_intro
 
 #: Well-being measures shown in the well-being section, in order.
 WELLBEING_MEASURES = (
     "low_overall_wellbeing", "low_life_satisfaction", "low_worthwhile", "high_anxiety",
 )
 
-#: A question for leaders when an indicator is worse than elsewhere.
-QUESTIONS: dict[str, str] = {
-    "trust_carers": "What do carers need to build relationships that children can trust?",
-    "carers_notice_feelings": (
-        "How are carers helped to notice and respond to how children are feeling?"
-    ),
-    "know_worker": "What would help every child know who their worker is?",
-    "trust_worker": (
-        "What gets in the way of children trusting their worker, and what would build that trust?"
-    ),
-    "worker_changes_3plus": (
-        "What would reduce changes of worker, and how is a child helped through a change "
-        "when one has to happen?"
-    ),
-    "trusted_adult": "How can every child be sure of at least one adult who sticks by them?",
-    "good_friend": "What helps children here make and keep good friends?",
-    "has_pet": "Could more children live with, or spend time with, animals?",
-    "contact_mum_right": (
-        "How are children's wishes about seeing their family heard and acted on?"
-    ),
-    "contact_siblings_right": (
-        "How are children's wishes about seeing their brothers and sisters heard and acted on?"
-    ),
-    "lonely_often": "Who checks in on care leavers, and what would help them feel less alone?",
-    "reason_explained": (
-        "How do we make sure every child understands why they are in care, in words that "
-        "fit their age, and can ask again later?"
-    ),
-    "included_decisions": (
-        "How are children's views sought, and seen to change decisions about their lives?"
-    ),
-    "feel_safe_always": (
-        "What makes children feel unsafe where they live, and what is being done about it?"
-    ),
-    "afraid_bullying": (
-        "How are schools, carers and workers working together to stop children in care "
-        "being bullied?"
-    ),
-    "adults_embarrass": (
-        "How do adults avoid making children feel different or embarrassed about being in care?"
-    ),
-    "like_school": "What would help children here enjoy school more?",
-    "hobbies": "What stops children having hobbies, and who can remove those barriers?",
-    "outdoors": (
-        "How can carers be helped to get children out to parks, the countryside or the sea?"
-    ),
-    "same_as_friends": (
-        "Which rules or permissions stop children doing what their friends do, and can they "
-        "be delegated to carers?"
-    ),
-    "internet_access": "What would it take for every young person to have the internet at home?",
-    "cope_difficult": (
-        "What financial help and advice reach care leavers, and is it enough to live on?"
-    ),
-    "eet": "What would help more care leavers into education, work or training?",
-    "feel_settled_always": "What would help more children feel settled where they live?",
-    "like_bedroom": "Are children able to make their bedroom their own?",
-    "unhappy_appearance": (
-        "How are young people, girls especially, supported to feel good about how they look?"
-    ),
-    "life_getting_better": "What do children say would make their life better?",
-    "worries_get_support": "Who do young people go to with worries, and do they get help?",
-    "low_overall_wellbeing": (
-        "How are children with low well-being identified, and what support do they get?"
-    ),
-    "low_life_satisfaction": (
-        "How are young people with low life satisfaction identified and supported?"
-    ),
-    "low_worthwhile": "What gives care leavers a sense of purpose, and who helps them find it?",
-    "high_anxiety": "What mental-health support can care leavers reach quickly?",
-}
-CLOSING_QUESTION = (
-    "How will children and care leavers hear what has changed because of what they told you?"
-)
-NO_WORSE_QUESTION = (
-    "Children here gave answers at least as good as elsewhere on every measure: which result "
-    "would children most want improved next, and how will you ask them?"
-)
+QUESTIONS = COPY.questions
+CLOSING_QUESTION = COPY.closing_question
+NO_WORSE_QUESTION = COPY.no_worse_question
 
 
 def show_comparators(b: Briefing, out_dir: str | Path | None,
@@ -356,7 +270,7 @@ def reflection_questions(
             group = f"{group} with worries"
         observation = (f"{cap(group)} here are {likely} likely than in other authorities "
                        f"to {infinitive(mid)}.")
-        question = QUESTIONS.get(mid, "What do children say would make the difference here?")
+        question = QUESTIONS.get(mid, COPY.default_question)
         out.append(f"{observation} {question}")
     if not out:
         out.append(NO_WORSE_QUESTION)

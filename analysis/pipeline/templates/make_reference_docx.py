@@ -6,7 +6,7 @@ this script starts from pandoc's own default reference document (which has
 every style pandoc uses) and adjusts it with python-docx. The result is
 committed; re-run the script after changing it::
 
-    .venv/bin/python analysis/templates/make_reference_docx.py
+    .venv/bin/python analysis/pipeline/templates/make_reference_docx.py
 
 The output is byte-for-byte reproducible for a given pandoc and python-docx
 (fixed document properties and zip timestamps).
