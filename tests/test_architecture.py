@@ -18,7 +18,7 @@ PACKAGE = ROOT / "analysis"
 #: Lowest first: a module may import from its own layer and the ones before it.
 LAYERS = ("core", "data", "methods", "present", "reports", "pipeline")
 #: The package root only wires things up (the nbformat guard, ``python -m analysis``).
-ROOT_MODULES = {"analysis/core/__init__.py", "analysis/__main__.py"}
+ROOT_MODULES = {"analysis/__init__.py", "analysis/__main__.py"}
 
 
 def modules() -> list[Path]:

@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 import matplotlib
 
 matplotlib.use("Agg")
+from collections.abc import Sequence
+
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 import numpy as np
 
@@ -43,6 +45,7 @@ from analysis.data.codebook import Codebook, load_codebook  # noqa: E402
 from analysis.methods.disclosure import SUPPRESSION_RULE_TEXT  # noqa: E402
 from analysis.methods.funnel import LEVELS, MIN_FUNNEL_BASE, Funnel, funnel_limits
 from analysis.present.text import age_words, cap, hidden_words, is_missing
+from analysis.reports.young_people import tenths
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,6 +57,13 @@ OKABE_ITO = {
     "bluish_green": "#009E73", "yellow": "#F0E442", "blue": "#0072B2",
     "vermillion": "#D55E00", "reddish_purple": "#CC79A7", "grey": "#999999",
 }
+#: Greys and inks of every chart (lines, grids, bands), so no chart invents its own.
+NEUTRAL = {
+    "ink": "#0b0c0c", "line": "#484949", "grid": "#DDDDDD", "rule": "#eeeeee",
+    "band": "#c9c9c9", "band_mid": "#8c8c8c",
+}
+#: Funnel points by zone: within 95%, between 95% and 99.8%, outside 99.8% (dark enough on white).
+ZONE_COLOURS = ("#1d4f91", "#8a4b00", "#b52a16")
 #: How each result is drawn: colour, marker shape and the word written beside it.
 FLAG_STYLE: dict[str, dict[str, str]] = {
     "better": {"color": OKABE_ITO["bluish_green"], "marker": "^", "word": "Better"},
@@ -172,7 +182,7 @@ def la_vs_others_chart(
         ax.set_ylim(-0.7, max(len(shown), 1) - 0.3)
         ax.set_xticks(range(0, 101, 20))
         ax.set_xticklabels([f"{v}%" for v in range(0, 101, 20)])
-        ax.grid(axis="x", color="#DDDDDD", lw=0.8)
+        ax.grid(axis="x", color=NEUTRAL["grid"], lw=0.8)
         ax.set_axisbelow(True)
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
@@ -307,14 +317,14 @@ def funnel_chart(f: Funnel, method: str = "exact") -> Any:
         styles = {LEVELS[0]: ("--", "95% limits"), LEVELS[1]: (":", "99.8% limits")}
         for level, (ls, name) in styles.items():
             lo, hi = funnel_limits(p0, grid, level, method, f.tau2)
-            ax.plot(grid, lo * 100, ls, color="#484949", lw=1, label=name)
-            ax.plot(grid, hi * 100, ls, color="#484949", lw=1)
-        ax.axhline(f.national_pct, color="#0b0c0c", lw=1.2, label=f"National {f.national_pct:.0f}%")
+            ax.plot(grid, lo * 100, ls, color=NEUTRAL["line"], lw=1, label=name)
+            ax.plot(grid, hi * 100, ls, color=NEUTRAL["line"], lw=1)
+        ax.axhline(f.national_pct, color=NEUTRAL["ink"], lw=1.2, label=f"National {f.national_pct:.0f}%")
         zone = np.where(f.points["zone998"] != 0, 2, np.where(f.points["zone95"] != 0, 1, 0))
         marks = [
-            (0, "o", "#1d4f91", "Within 95% limits"),
-            (1, "s", "#8a4b00", "Outside 95%, within 99.8%"),
-            (2, "^", "#b52a16", "Outside 99.8% limits"),
+            (0, "o", ZONE_COLOURS[0], "Within 95% limits"),
+            (1, "s", ZONE_COLOURS[1], "Outside 95%, within 99.8%"),
+            (2, "^", ZONE_COLOURS[2], "Outside 99.8% limits"),
         ]
         for z, marker, colour, name in marks:
             sel = zone == z
@@ -323,7 +333,7 @@ def funnel_chart(f: Funnel, method: str = "exact") -> Any:
                            color=colour, edgecolor="white", linewidth=0.5, label=name, zorder=3)
     if f.excluded:
         ax.text(0.99, 0.02, cap(hidden_words(f)), transform=ax.transAxes, ha="right",
-                va="bottom", fontsize=7, color="#484949", wrap=True)
+                va="bottom", fontsize=7, color=NEUTRAL["line"], wrap=True)
     ax.set_xlabel("Number of answers in the authority")
     ax.set_ylabel("Per cent")
     ax.set_ylim(0, 100)
@@ -365,7 +375,7 @@ def forest_chart(drivers: pd.DataFrame, survey: str, top: int | None = None) -> 
     ax.set_xlabel("Difference in well-being (points out of 10) associated with the indicator")
     ax.spines[["top", "right", "left"]].set_visible(False)
     ax.tick_params(axis="y", length=0)
-    ax.grid(axis="x", color="#DDDDDD", lw=0.8)
+    ax.grid(axis="x", color=NEUTRAL["grid"], lw=0.8)
     ax.set_axisbelow(True)
     ax.set_title(f"What goes with well-being: {load_codebook().surveys[survey]['short']}",
                  loc="left", fontsize=12, fontweight="bold")
@@ -389,3 +399,101 @@ def forest_alt_text(drivers: pd.DataFrame, survey: str, top: int | None = None) 
     return (f"Dot chart of {len(rows)} indicators' associations with overall well-being among "
             f"{who}, with 95% intervals. Strongest positive: {items(pos)}. "
             f"Strongest negative: {items(neg)}.")
+
+
+def _scaled(value: float, mid: float, half: float, lower: bool) -> float:
+    """Fingertips scaling: the average at 0, the furthest authority at +/-1, better to the right."""
+    x = (value - mid) / half if half > 0 else 0.0
+    return -x if lower else x
+
+
+def spine_figure(rows: pd.DataFrame, title: str) -> Any:
+    """Small multiples by survey: each result's range across authorities and this authority."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    cb = load_codebook()
+    surveys = [s for s in cb.surveys if s in set(rows["survey"])]
+    measures = [m for m in cb.measures() if m in set(rows["indicator"])]
+    height = 1.2 + 0.15 * len(measures)
+    with plt.rc_context(_RC | {"font.size": 8, "ytick.labelsize": 8}):
+        fig, axes = plt.subplots(1, max(1, len(surveys)), figsize=(8.0, height), sharey=True,
+                                 squeeze=False)
+        for ax, survey in zip(axes[0], surveys, strict=False):
+            sel = rows[rows["survey"] == survey].set_index("indicator")
+            for y, mid in enumerate(measures):
+                ax.axhline(y, color=NEUTRAL["rule"], linewidth=0.6, zorder=0)
+                if mid not in sel.index:
+                    continue
+                r = sel.loc[mid]
+                lower = r["direction"] == "lower_is_better"
+                centre = float(r["mid"]) if pd.notna(r["mid"]) else float(r["q1"] + r["q3"]) / 2
+                half = max(abs(float(r["high"]) - centre), abs(float(r["low"]) - centre),
+                           abs(float(r["pct"]) - centre), 1e-9)
+                lo, hi = sorted(_scaled(float(v), centre, half, lower) for v in (r["low"],
+                                                                                 r["high"]))
+                q1, q3 = sorted(_scaled(float(v), centre, half, lower) for v in (r["q1"],
+                                                                                 r["q3"]))
+                ax.plot([lo, hi], [y, y], color=NEUTRAL["band"], linewidth=6, solid_capstyle="butt",
+                        zorder=1)
+                ax.plot([q1, q3], [y, y], color=NEUTRAL["band_mid"], linewidth=6, solid_capstyle="butt",
+                        zorder=2)
+                style = FLAG_STYLE.get(str(r["flag"]), FLAG_STYLE["similar"])
+                ax.scatter([_scaled(float(r["pct"]), centre, half, lower)], [y],
+                           marker=style["marker"], s=38, color=style["color"],
+                           edgecolor=OKABE_ITO["black"], linewidth=0.6, zorder=3)
+            ax.axvline(0, color=OKABE_ITO["black"], linewidth=0.9, zorder=2)
+            ax.set_xlim(-1.15, 1.15)
+            ax.set_xticks([0], ["average"])
+            ax.set_xlabel("\u2190 worse    better \u2192", fontsize=8)
+            ax.set_title(age_words(survey, "tag"),
+                         fontsize=9)
+            for side in ("top", "right", "left"):
+                ax.spines[side].set_visible(False)
+        axes[0][0].set_yticks(range(len(measures)), [cb.measure(m).label for m in measures])
+        axes[0][0].invert_yaxis()
+        handles = [Line2D([], [], marker=FLAG_STYLE[f]["marker"], linestyle="",
+                          color=FLAG_STYLE[f]["color"], markeredgecolor=OKABE_ITO["black"],
+                          label=f"{FLAG_STYLE[f]['word']} than other authorities"
+                          if f != "similar" else "Similar")
+                   for f in ("better", "similar", "worse")]
+        handles += [Line2D([], [], color=NEUTRAL["band"], linewidth=6,
+                           label="range across authorities"),
+                    Line2D([], [], color=NEUTRAL["band_mid"], linewidth=6, label="middle half")]
+        fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False, fontsize=8)
+        fig.suptitle(title, fontsize=10, x=0.02, ha="left", y=1 - 0.08 / height)
+        fig.subplots_adjust(left=0.3, right=0.98, top=1 - 0.55 / height,
+                            bottom=0.95 / height, wspace=0.1)
+    return fig
+
+
+def faces_figure(rows: Sequence[tuple[str, float]]) -> Any:
+    """Ten faces per age group: smiling (filled) for the tenths who feel OK or good."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Arc, Circle
+
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(8.0, 0.9 * len(rows) + 0.5))
+        for i, (survey, share) in enumerate(rows):
+            y = len(rows) - 1 - i
+            ax.text(-0.6, y, age_words(survey, 'aged').capitalize(), ha="right", va="center")
+            filled = tenths(share)
+            for j in range(10):
+                happy = j < filled
+                colour = OKABE_ITO["orange"] if happy else "white"
+                ax.add_patch(Circle((j, y), 0.4, facecolor=colour,
+                                    edgecolor=OKABE_ITO["black"], linewidth=1.2))
+                for dx in (-0.14, 0.14):
+                    ax.add_patch(Circle((j + dx, y + 0.12), 0.05, color=OKABE_ITO["black"]))
+                if happy:
+                    ax.add_patch(Arc((j, y - 0.02), 0.44, 0.34, theta1=200, theta2=340,
+                                     color=OKABE_ITO["black"], linewidth=1.5))
+                else:
+                    ax.plot([j - 0.16, j + 0.16], [y - 0.15, y - 0.15],
+                            color=OKABE_ITO["black"], linewidth=1.5)
+        ax.set_xlim(-4.2, 9.6)
+        ax.set_ylim(-0.6, len(rows) - 0.4)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        fig.subplots_adjust(left=0.01, right=0.99, top=0.98, bottom=0.02)
+    return fig

@@ -20,7 +20,6 @@ gives away nothing that is withheld.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,7 +30,7 @@ from analysis.methods import indicators
 from analysis.methods.comments import quote_markdown
 from analysis.methods.disclosure import rate_suppressed
 from analysis.methods.focus import practice_examples
-from analysis.present.charts import _RC, FLAG_STYLE, OKABE_ITO, figure_markdown
+from analysis.present.charts import figure_markdown, spine_figure
 from analysis.present.text import age_words, who
 from analysis.reports import briefing as br
 
@@ -209,72 +208,6 @@ def spine_rows(tables: Mapping[str, pd.DataFrame], b: br.Briefing) -> pd.DataFra
         stats, on=["survey", "indicator"], how="inner")
     out = out[out["authorities"] >= 3]
     return out.rename(columns={"others_pct": "mid"}).reset_index(drop=True)
-
-
-def _scaled(value: float, mid: float, half: float, lower: bool) -> float:
-    """Fingertips scaling: the average at 0, the furthest authority at +/-1, better to the right."""
-    x = (value - mid) / half if half > 0 else 0.0
-    return -x if lower else x
-
-
-def spine_figure(rows: pd.DataFrame, title: str) -> Any:
-    """Small multiples by survey: each result's range across authorities and this authority."""
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-
-    cb = load_codebook()
-    surveys = [s for s in cb.surveys if s in set(rows["survey"])]
-    measures = [m for m in cb.measures() if m in set(rows["indicator"])]
-    height = 1.2 + 0.15 * len(measures)
-    with plt.rc_context(_RC | {"font.size": 8, "ytick.labelsize": 8}):
-        fig, axes = plt.subplots(1, max(1, len(surveys)), figsize=(8.0, height), sharey=True,
-                                 squeeze=False)
-        for ax, survey in zip(axes[0], surveys, strict=False):
-            sel = rows[rows["survey"] == survey].set_index("indicator")
-            for y, mid in enumerate(measures):
-                ax.axhline(y, color="#eeeeee", linewidth=0.6, zorder=0)
-                if mid not in sel.index:
-                    continue
-                r = sel.loc[mid]
-                lower = r["direction"] == "lower_is_better"
-                centre = float(r["mid"]) if pd.notna(r["mid"]) else float(r["q1"] + r["q3"]) / 2
-                half = max(abs(float(r["high"]) - centre), abs(float(r["low"]) - centre),
-                           abs(float(r["pct"]) - centre), 1e-9)
-                lo, hi = sorted(_scaled(float(v), centre, half, lower) for v in (r["low"],
-                                                                                 r["high"]))
-                q1, q3 = sorted(_scaled(float(v), centre, half, lower) for v in (r["q1"],
-                                                                                 r["q3"]))
-                ax.plot([lo, hi], [y, y], color="#c9c9c9", linewidth=6, solid_capstyle="butt",
-                        zorder=1)
-                ax.plot([q1, q3], [y, y], color="#8c8c8c", linewidth=6, solid_capstyle="butt",
-                        zorder=2)
-                style = FLAG_STYLE.get(str(r["flag"]), FLAG_STYLE["similar"])
-                ax.scatter([_scaled(float(r["pct"]), centre, half, lower)], [y],
-                           marker=style["marker"], s=38, color=style["color"],
-                           edgecolor=OKABE_ITO["black"], linewidth=0.6, zorder=3)
-            ax.axvline(0, color=OKABE_ITO["black"], linewidth=0.9, zorder=2)
-            ax.set_xlim(-1.15, 1.15)
-            ax.set_xticks([0], ["average"])
-            ax.set_xlabel("\u2190 worse    better \u2192", fontsize=8)
-            ax.set_title(age_words(survey, "tag"),
-                         fontsize=9)
-            for side in ("top", "right", "left"):
-                ax.spines[side].set_visible(False)
-        axes[0][0].set_yticks(range(len(measures)), [cb.measure(m).label for m in measures])
-        axes[0][0].invert_yaxis()
-        handles = [Line2D([], [], marker=FLAG_STYLE[f]["marker"], linestyle="",
-                          color=FLAG_STYLE[f]["color"], markeredgecolor=OKABE_ITO["black"],
-                          label=f"{FLAG_STYLE[f]['word']} than other authorities"
-                          if f != "similar" else "Similar")
-                   for f in ("better", "similar", "worse")]
-        handles += [Line2D([], [], color="#c9c9c9", linewidth=6,
-                           label="range across authorities"),
-                    Line2D([], [], color="#8c8c8c", linewidth=6, label="middle half")]
-        fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False, fontsize=8)
-        fig.suptitle(title, fontsize=10, x=0.02, ha="left", y=1 - 0.08 / height)
-        fig.subplots_adjust(left=0.3, right=0.98, top=1 - 0.55 / height,
-                            bottom=0.95 / height, wspace=0.1)
-    return fig
 
 
 def spine_alt(rows: pd.DataFrame, la_name: str) -> str:

@@ -40,7 +40,7 @@ import pandas as pd
 
 from analysis.core import escape
 from analysis.data.codebook import load_codebook
-from analysis.present.charts import _RC, OKABE_ITO, figure_markdown
+from analysis.present.charts import faces_figure, figure_markdown
 from analysis.present.markdown import callout
 from analysis.present.text import age_words
 from analysis.reports import briefing as br
@@ -301,38 +301,6 @@ def faces_alt(rows: Sequence[tuple[str, float]]) -> str:
              for s, share in rows]
     return ("Rows of 10 faces, one row for each age group. The smiling faces are for "
             "the children who feel OK or good about their life. " + " ".join(parts))
-
-
-def faces_figure(rows: Sequence[tuple[str, float]]) -> Any:
-    """Ten faces per age group: smiling (filled) for the tenths who feel OK or good."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Arc, Circle
-
-    with plt.rc_context(_RC):
-        fig, ax = plt.subplots(figsize=(8.0, 0.9 * len(rows) + 0.5))
-        for i, (survey, share) in enumerate(rows):
-            y = len(rows) - 1 - i
-            ax.text(-0.6, y, age_words(survey, 'aged').capitalize(), ha="right", va="center")
-            filled = tenths(share)
-            for j in range(10):
-                happy = j < filled
-                colour = OKABE_ITO["orange"] if happy else "white"
-                ax.add_patch(Circle((j, y), 0.4, facecolor=colour,
-                                    edgecolor=OKABE_ITO["black"], linewidth=1.2))
-                for dx in (-0.14, 0.14):
-                    ax.add_patch(Circle((j + dx, y + 0.12), 0.05, color=OKABE_ITO["black"]))
-                if happy:
-                    ax.add_patch(Arc((j, y - 0.02), 0.44, 0.34, theta1=200, theta2=340,
-                                     color=OKABE_ITO["black"], linewidth=1.5))
-                else:
-                    ax.plot([j - 0.16, j + 0.16], [y - 0.15, y - 0.15],
-                            color=OKABE_ITO["black"], linewidth=1.5)
-        ax.set_xlim(-4.2, 9.6)
-        ax.set_ylim(-0.6, len(rows) - 0.4)
-        ax.set_aspect("equal")
-        ax.axis("off")
-        fig.subplots_adjust(left=0.01, right=0.99, top=0.98, bottom=0.02)
-    return fig
 
 
 def faces_markdown(b: Briefing, rows: Sequence[tuple[str, float]]) -> str:
