@@ -29,6 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN_DIR = ROOT / "tests" / "golden"
 FIXTURE = "tests/fixtures/extract.csv"  # relative to ROOT, as the notebooks take it
+#: The national folder the build-road goldens read (relative to ROOT; made by ``national_dir``).
+GOLDEN_NATIONAL = ".cache/golden/national"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,18 @@ GOLDEN: dict[str, list[Golden]] = {
                         # neighbours and a region, so the comparison section is checked too
                         "neighbours": ["E99000001", "E99000004", "E99000006"],
                         "region": "North Vale", "region_codes": ["E99000001", "E99000004"]},
+        ),
+    ],
+    # The build's road: the national stage's folder given as national_dir and the
+    # parameters the build passes (provenance, cohort sizes), as in `make reports`.
+    "briefing_build": [
+        Golden(
+            notebook="notebooks/briefing.ipynb",
+            pattern="briefing-build-{slug}.ipynb",
+            authorities=("last",),
+            parameters={"national_dir": GOLDEN_NATIONAL, "out_dir": None,
+                        "data_hash": "fixture", "code_version": "golden",
+                        "build_date": "2026-01-01", "cohort_sizes": {"ylyc_11_17": 60}},
         ),
     ],
     "young_people": [
@@ -148,9 +162,32 @@ def tidy(path: Path) -> None:
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def national_dir() -> Path:
+    """Make the build-road goldens' national folder from the fixture, as the build's stage does.
+
+    ``analysis.methods.national.compute_national`` is what the build's national
+    stage runs; the driver models come from the project's model cache.
+    """
+    from analysis.core.layout import build_dir
+    from analysis.core.provenance import code_hash, data_hash, text_hash
+    from analysis.data.validation import load_valid_extract
+    from analysis.methods.national import compute_national
+
+    folder = ROOT / GOLDEN_NATIONAL
+    fingerprint = text_hash(data_hash(ROOT / FIXTURE), code_hash())
+    stamp = folder / "fixture-fingerprint"
+    if not (stamp.exists() and stamp.read_text() == fingerprint):
+        compute_national(load_valid_extract(ROOT / FIXTURE), folder,
+                         build_dir(ROOT / "reports") / "models", data_hash(ROOT / FIXTURE))
+        stamp.write_text(fingerprint)
+    return folder
+
+
 def bless(group: str, verbose: bool = True) -> list[Path]:
     """Re-execute every golden notebook of ``group``; returns the files written."""
     import papermill
+
+    national_dir()
 
     written: list[Path] = []
     auths = _authorities() if (ROOT / FIXTURE).exists() else []

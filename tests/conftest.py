@@ -38,3 +38,11 @@ def fixture_national_dir() -> Path:
     from analysis.reports.inputs import national_folder
 
     return national_folder(data=FIXTURE)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Before nbval runs the build-road goldens, make the national folder they read."""
+    if session.config.getoption("nbval", default=False):
+        import bless_golden
+
+        bless_golden.national_dir()

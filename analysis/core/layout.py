@@ -91,6 +91,6 @@ GROUPS_CSV = "groups.csv"
 STANDALONE_DIR = CACHE_DIR / "standalone"
 
 
-def standalone_dir(data_fp: str) -> Path:
-    """The national-stage folder a standalone run of ``data`` uses (one per extract)."""
-    return STANDALONE_DIR / data_fp[:16] / "national"
+def standalone_dir(key: str) -> Path:
+    """The national-stage folder of a standalone run (one per extract and code version)."""
+    return STANDALONE_DIR / key[:16] / "national"

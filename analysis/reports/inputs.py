@@ -11,6 +11,7 @@ here, so the standalone run reads exactly what a build reads.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -58,7 +59,7 @@ def national_folder(national_dir: str | Path | None = None,
     """The national stage's folder: ``national_dir`` (the build), else a standalone one.
 
     A standalone folder is computed once per extract (keyed by its
-    fingerprint, like the build's) under ``.cache/standalone`` and reused by
+    and the code's fingerprints, like the build's) under ``.cache/standalone`` and reused by
     every later notebook run; its driver models share the build's model cache.
     """
     if national_dir:
@@ -71,12 +72,27 @@ def national_folder(national_dir: str | Path | None = None,
 def _standalone(stamp: tuple[str, float, int]) -> Path:
     source = Path(stamp[0])
     data_fp = provenance.data_hash(source)
-    folder = layout.standalone_dir(data_fp)
+    # Keyed by the data and the code, like the build's national stage: a code
+    # change gives a new folder, never a stale one.
+    folder = layout.standalone_dir(provenance.text_hash(data_fp, provenance.code_hash()))
     if (folder / "comparisons.csv").exists():
         return folder
     models = layout.build_dir(PROJECT_ROOT / "reports") / "models"
     compute_national(load_valid_extract(source), folder, models, data_fp)
+    _forget_old(folder.parent.parent)
     return folder
+
+
+#: Standalone national folders kept (the newest; older code versions are dropped).
+KEEP = 4
+
+
+def _forget_old(root: Path) -> None:
+    """Drop all but the ``KEEP`` most recent standalone folders (each is a few MB)."""
+    runs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime,
+                  reverse=True)
+    for old in runs[KEEP:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def data_fingerprint(national_dir: str | Path | None, data: str | Path | None,
