@@ -33,6 +33,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from analysis.data import synthetic
+from analysis.data.validation import load_valid_extract
+from analysis.methods import drivers
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -62,10 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--json", default=None, help="also write the figures to this file")
     args = ap.parse_args(argv)
-
-    from analysis.data import synthetic
-    from analysis.data.validation import load_valid_extract
-    from analysis.methods import drivers
 
     data = Path(args.data)
     if not data.exists():

@@ -32,6 +32,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from analysis.data import synthetic
+from analysis.data.validation import load_valid_extract
+from analysis.methods import drivers as drv
+from analysis.methods.disclosure import rate_suppressed
+from analysis.methods.focus import all_focus_areas
+from analysis.methods.indicators import national_tables
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -90,9 +97,6 @@ def findings(tables, drivers):  # noqa: ANN001, ANN201
     """Per authority (its latest year): better, worse, improved, declined, focus areas."""
     import pandas as pd
 
-    from analysis.methods.disclosure import rate_suppressed
-    from analysis.methods.focus import all_focus_areas
-
     comp = tables["comparisons"]
     latest = comp.groupby("la_code")["survey_year"].max().rename("latest")
     comp = comp.join(latest, on="la_code")
@@ -148,16 +152,11 @@ def main() -> int:
     import numpy as np
     import pandas as pd
 
-    from analysis.methods import drivers as drv
-    from analysis.methods.indicators import national_tables
-
     if args.data:
-        from analysis.data.validation import load_valid_extract
 
         df = load_valid_extract(args.data)
         planted = pd.DataFrame()
     else:
-        from analysis.data import synthetic
 
         df = synthetic.generate()
         planted = synthetic.planted_differences()
@@ -175,7 +174,6 @@ def main() -> int:
                       "expected": p["expected_flag"], "got": str(comp.loc[key, "flag"])})
 
     focus_found = []
-    from analysis.methods.focus import all_focus_areas
 
     fa = all_focus_areas(results.drivers, tables["comparisons"])
     for p in planted.to_dict("records"):

@@ -41,6 +41,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.core.slug import slugify
+from analysis.methods import drivers as drv
+from analysis.methods import indicators, national
+
 SMALL = range(1, 5)
 BANDS = ("low", "high", "very_high")
 SCALES = ("life_satisfaction", "happy_yesterday", "worthwhile", "positive_future")
@@ -468,8 +472,6 @@ def publish_csvs(df: pd.DataFrame, out: Path, drivers: bool = False) -> dict[str
     each authority at its latest year (the build's default). Returns the
     internal (unsuppressed) tables, the truth the attacker is scored against.
     """
-    from analysis.core.slug import slugify
-    from analysis.methods import indicators, national
 
     tables = indicators.national_tables(df)
     out = Path(out)
@@ -481,7 +483,6 @@ def publish_csvs(df: pd.DataFrame, out: Path, drivers: bool = False) -> dict[str
     if writer is not None:
         writer(tables, out / "national")
     if drivers:
-        from analysis.methods import drivers as drv
 
         drv.write_drivers(drv.fit_national_models(df), out)
     return tables

@@ -14,6 +14,7 @@ import pytest
 from analysis.core.paths import PROJECT_ROOT
 from analysis.data.validation import load_valid_extract
 from analysis.methods.indicators import national_tables
+from analysis.reports.inputs import national_folder
 
 ROOT = PROJECT_ROOT
 #: The small committed synthetic extract (fictional authorities): every golden comes from it.
@@ -35,7 +36,6 @@ def fixture_tables(fixture_extract: pd.DataFrame) -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="session")
 def fixture_national_dir() -> Path:
     """The fixture's whole national stage (tables, drivers, focus) as a standalone run makes it."""
-    from analysis.reports.inputs import national_folder
 
     return national_folder(data=FIXTURE)
 

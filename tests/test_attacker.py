@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from attacker import attack, publish_csvs, score, truth
 
+from analysis.data.synthetic import generate
 from analysis.data.validation import load_valid_extract
 from analysis.methods import indicators
 from analysis.reports import national as rnat
@@ -51,7 +52,6 @@ def test_fixture_outputs_give_nothing_away(fixture_build: tuple[Path, dict]) -> 
 
 def test_five_authority_cut_of_the_demonstration_data(tmp_path: Path) -> None:
     """A small pool: the comparator must not let one authority subtract another."""
-    from analysis.data.synthetic import generate
 
     df = generate()
     keep = sorted(df["la_code"].unique())[:5]

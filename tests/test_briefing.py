@@ -25,6 +25,7 @@ import pytest
 
 from analysis.core.paths import PROJECT_ROOT
 from analysis.data.codebook import load_codebook
+from analysis.methods import indicators
 from analysis.reports import briefing as br
 
 CB = load_codebook()
@@ -112,7 +113,6 @@ def fake_extract(seed: int = 7) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def national_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """National tables of the fake extract, written as the build writes them."""
-    from analysis.methods import indicators
 
     folder = tmp_path_factory.mktemp("national")
     indicators.write_national_tables(indicators.national_tables(fake_extract()), folder)
@@ -328,7 +328,6 @@ def test_low_response_rate_is_cautioned(national_dir: Path, tmp_path: Path) -> N
 
 
 def test_national_tables_are_read_once_per_process(national_dir: Path) -> None:
-    from analysis.methods import indicators
 
     first = indicators.read_national_tables(national_dir)
     assert indicators.read_national_tables(national_dir) is first
@@ -385,7 +384,6 @@ def test_notebook_runs_and_html_holds_every_key_message(national_dir: Path,
 def test_focus_areas_come_with_real_practice_examples_in_a_tip_callout(
         national_dir: Path, tmp_path: Path) -> None:
     focus = pytest.importorskip("analysis.methods.focus")
-    from analysis.methods import indicators
 
     tables = indicators.read_national_tables(national_dir)
     drivers = pd.DataFrame([

@@ -12,8 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from analysis.pipeline.browsercheck import PageReport, check_pages, chromium_path, main
+from analysis.pipeline.browsercheck import (
+    CHROMIUM_ARGS,
+    PageReport,
+    check_pages,
+    chromium_path,
+    main,
+)
 from analysis.pipeline.render import render_index, render_notebook
+from analysis.reports import young_people as yp
 
 try:  # pytest puts tests/ on sys.path (rootdir-relative when tests/ is a package)
     from test_render import INDEX_ENTRIES, make_briefing_notebook
@@ -35,8 +42,6 @@ SEARCH_ENTRIES = [*INDEX_ENTRIES,
 def young_people_notebook(folder: Path) -> Path:
     """The young people's sections of a planted briefing as an executed-looking notebook."""
     import nbformat
-
-    from analysis.reports import young_people as yp
 
     b = planted_briefing(folder)
     nb = nbformat.v4.new_notebook()
@@ -94,8 +99,6 @@ def results(pages: dict[str, Path]) -> dict[str, PageReport]:
 def test_index_search_filters_by_name(pages: dict[str, Path]) -> None:
     """Typing part of a name (any case, no accents) leaves only the matching rows."""
     from playwright.sync_api import sync_playwright
-
-    from analysis.pipeline.browsercheck import CHROMIUM_ARGS
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)

@@ -24,10 +24,14 @@ import yaml
 from pypdf import PdfReader
 
 from analysis.core.slug import slugify
+from analysis.data.validation import load_valid_extract
+from analysis.methods.indicators import national_tables
 from analysis.pipeline.browsercheck import check_pages, chromium_path
-from analysis.pipeline.build import FORMATS, Job, run_job
+from analysis.pipeline.build import FORMATS, Job, fail_job, long_date, renderer_note, run_job
+from analysis.pipeline.render import RenderError
 from analysis.present.markdown import plain_text
 from analysis.reports import briefing as br
+from analysis.reports.young_people import MAX_GRADE, page_words, readability
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
@@ -121,7 +125,6 @@ def test_every_authority_has_every_output(built: dict) -> None:
 
 def test_every_authority_has_a_young_peoples_version_children_can_read(built: dict) -> None:
     """young-people.html and .pdf: readable by a 9-year-old, no percentages, a picture with alt."""
-    from analysis.reports.young_people import MAX_GRADE, page_words, readability
 
     index = (built["reports"] / "index.html").read_text(encoding="utf-8")
     pictures = 0
@@ -254,9 +257,6 @@ def test_attacker_recovers_nothing_from_the_build(built: dict) -> None:
     """Every published file of the build, attacked at once (tests/attacker.py)."""
     from attacker import score
 
-    from analysis.data.validation import load_valid_extract
-    from analysis.methods.indicators import national_tables
-
     result = score(built["reports"], national_tables(load_valid_extract(FIXTURE)))
     assert result["summary"]["pinned"] == 0, result["pins"][:5]
     assert result["summary"]["exposed"] == 0, result["exposures"][:5]
@@ -367,7 +367,6 @@ def test_failing_notebook_is_isolated_and_kept(built: dict, tmp_path: Path) -> N
 
 
 def test_cover_date_is_written_as_people_write_it() -> None:
-    from analysis.pipeline.build import long_date
 
     assert long_date("2026-01-05") == "5 January 2026"
     assert long_date("") == ""
@@ -432,9 +431,6 @@ def test_only_names_an_unknown_slug_and_formats_an_unknown_format(built: dict) -
 def test_render_failure_log_keeps_the_renderer_output(tmp_path: Path) -> None:
     """A renderer failure: summary line with the renderer's error, full output in the log."""
     import time
-
-    from analysis.pipeline.build import fail_job, renderer_note
-    from analysis.pipeline.render import RenderError
 
     job = Job(kind="authority", slug="x", name="X", fingerprint="f", params={},
               out_dir=tmp_path / "out", scratch=tmp_path / "scratch", stamp=tmp_path / "s.json",

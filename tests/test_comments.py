@@ -16,8 +16,10 @@ import pandas as pd
 import pytest
 
 from analysis.core.errors import ExtractError
+from analysis.core.slug import slugify
 from analysis.data import synthetic
 from analysis.data.codebook import load_codebook
+from analysis.data.params import write_yaml_atomic
 from analysis.data.synthetic_comments import (
     TRUTH_NAME,
     comment_truth,
@@ -218,8 +220,6 @@ def reviewed(tmp_path: Path, deny: dict) -> dict:
     params = tmp_path / "params"
     review = tmp_path / "review"
     cfg = synthetic.load_config(fixture=True)
-    from analysis.core.slug import slugify
-    from analysis.data.params import write_yaml_atomic
 
     for a in cfg["authorities"]:
         write_yaml_atomic(params / f"{slugify(a['name'])}.yaml",

@@ -12,6 +12,7 @@ from analysis.core.errors import ParamsError
 from analysis.data.params import Authority, demo_comparators, resolve_params
 from analysis.methods import comparators as cmp
 from analysis.methods import indicators
+from analysis.methods.disclosure import MIN_COUNT, pooled_comparator, small_count
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
@@ -30,7 +31,6 @@ def rows_of(tables: dict, code: str, kind: str = "indicator") -> pd.DataFrame:
 
 def test_pool_is_rounded_by_the_comparator_rule(tables: dict) -> None:
     """Every pooled figure is the disclosure rule's own: rounded to a safe step, or withheld."""
-    from analysis.methods.disclosure import MIN_COUNT, pooled_comparator, small_count
 
     own = rows_of(tables, ME)
     pooled = cmp.pooled(tables, own, OTHERS, "neighbours", ME, 2025)

@@ -12,8 +12,13 @@ from analysis.methods.disclosure import (
     MIN_BASE,
     MIN_COUNT,
     SUPPRESSED_SYMBOL,
+    SUPPRESSION_RULE_TEXT,
+    band_suppression,
+    disclosure_sentence,
     display_count_table,
     display_table,
+    pooled_comparator,
+    pooled_count,
     protect_count_table,
     rate_suppressed,
     secondary_suppression,
@@ -219,7 +224,6 @@ def test_breakdown_group_with_small_numerator_forces_secondary_suppression() -> 
 
 # ---------------------------------------------------------------- issue 11: across files
 def test_both_sides_of_a_split_are_protected() -> None:
-    from analysis.methods.disclosure import rate_suppressed
 
     n = np.array([30, 30, 30, 30, 30, 12])
     k = np.array([0, 25, 26, 29, 30, 7])
@@ -228,7 +232,6 @@ def test_both_sides_of_a_split_are_protected() -> None:
 
 
 def test_the_middle_band_is_never_1_to_4() -> None:
-    from analysis.methods.disclosure import band_suppression
 
     bands = {"life": ["low_life", "high_life", "very_high_life"]}
     frame = pd.DataFrame({"la_code": "A", "survey_year": 2025, "survey": "s",
@@ -257,7 +260,6 @@ def test_breakdown_remainder_of_withheld_groups_is_not_0_to_4() -> None:
 @pytest.mark.parametrize("seed", range(40))
 def test_pooled_comparator_never_pins_a_withheld_count(seed: int) -> None:
     """Brute force: every truth a reader cannot rule out leaves each hidden count 5+ wide."""
-    from analysis.methods.disclosure import pooled_comparator
 
     rng = np.random.default_rng(seed)
     shown_n = rng.integers(10, 80, size=rng.integers(1, 5))
@@ -282,7 +284,6 @@ def test_pooled_comparator_never_pins_a_withheld_count(seed: int) -> None:
 
 
 def test_pooled_figures_need_ten_answers_and_counts_round_safely() -> None:
-    from analysis.methods.disclosure import pooled_comparator, pooled_count
 
     assert np.isnan(pooled_comparator([1], [1], [True])[0])
     assert np.isnan(pooled_comparator([3, 2], [5, 4], [False, False])[0])
@@ -292,7 +293,6 @@ def test_pooled_figures_need_ten_answers_and_counts_round_safely() -> None:
 
 
 def test_disclosure_sentence_states_the_rule() -> None:
-    from analysis.methods.disclosure import SUPPRESSION_RULE_TEXT, disclosure_sentence
 
     text = disclosure_sentence()
     assert SUPPRESSION_RULE_TEXT in text and "not giving it" in text

@@ -16,7 +16,10 @@ import pandas as pd
 import pytest
 
 from analysis.core.paths import PROJECT_ROOT
-from analysis.data.codebook import load_codebook
+from analysis.data import synthetic
+from analysis.data.codebook import CODEBOOK_PATH, load_codebook
+from analysis.data.validation import load_valid_extract
+from analysis.methods import driver_methods as dm
 from analysis.methods import drivers
 from analysis.present.text import effect_phrase
 
@@ -388,7 +391,6 @@ def test_correlated_partner_is_not_ranked_above_its_planted_driver() -> None:
 
 # ---------------------------------------------------------------- the methods themselves
 def test_relative_weights_sum_to_r2_and_reduce_to_r2_when_orthogonal() -> None:
-    from analysis.methods import driver_methods as dm
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(4000, 4))
@@ -408,7 +410,6 @@ def test_relative_weights_sum_to_r2_and_reduce_to_r2_when_orthogonal() -> None:
 
 def test_bootstrap_crossproducts_equal_refitting_the_replicate() -> None:
     """A replicate's weighted per-authority cross-products = the replicate's own data."""
-    from analysis.methods import driver_methods as dm
 
     rng = np.random.default_rng(1)
     codes = np.repeat(np.arange(6), 50)
@@ -424,7 +425,6 @@ def test_bootstrap_crossproducts_equal_refitting_the_replicate() -> None:
 
 
 def test_rubin_rules() -> None:
-    from analysis.methods import driver_methods as dm
 
     pooled = dm.rubin([np.array([1.0]), np.array([2.0]), np.array([3.0])],
                       [np.array([1.0])] * 3, df_complete=50)
@@ -436,7 +436,6 @@ def test_rubin_rules() -> None:
 
 
 def test_within_and_independent_columns() -> None:
-    from analysis.methods import driver_methods as dm
 
     codes = np.array([0, 0, 1, 1, 1])
     Z = np.array([[1.0, 2, 5], [3, 4, 5], [1, 1, 7], [2, 3, 7], [3, 2, 7]])
@@ -448,7 +447,6 @@ def test_within_and_independent_columns() -> None:
 
 
 def test_imputations_differ_and_stay_in_bounds() -> None:
-    from analysis.methods import driver_methods as dm
 
     rng = np.random.default_rng(2)
     x = (rng.random((500, 2)) < 0.5).astype(float)
@@ -526,7 +524,6 @@ def test_cache_invalidated_when_model_code_changes(sim: pd.DataFrame, tmp_path: 
 
 
 def test_model_code_hash_covers_drivers_and_codebook() -> None:
-    from analysis.data.codebook import CODEBOOK_PATH
 
     h = drivers.model_code_hash()
     assert len(h) == 64 and h == drivers.model_code_hash()
@@ -579,7 +576,6 @@ def test_demo_extract_planted_drivers_recovered() -> None:
     synthetic = pytest.importorskip("analysis.data.synthetic")
     path = PROJECT_ROOT / "data" / "synthetic" / "extract.csv"
     if path.exists() and not os.environ.get("DRIVERS_REGENERATE"):
-        from analysis.data.validation import load_valid_extract
 
         df = load_valid_extract(path)
     else:
@@ -627,7 +623,6 @@ def _check_planted(res: drivers.DriverResults, planted: pd.DataFrame,
 
 # ---------------------------------------------------------------- synthetic correlated pairs
 def test_synthetic_shared_factors_are_checked_and_listed() -> None:
-    from analysis.data import synthetic
 
     cfg = synthetic.load_config()
     pairs = synthetic.correlated_pairs(cfg)

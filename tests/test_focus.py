@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis.data.codebook import load_codebook
-from analysis.methods import focus
+from analysis.methods import drivers, focus, indicators
 from analysis.present.text import focus_markdown_list, focus_words
 
 
@@ -190,8 +190,6 @@ def test_unknown_indicator_in_bank_is_an_error(tmp_path) -> None:
 def test_focus_on_simulated_extract() -> None:
     """End to end: fitted drivers x real comparison tables."""
     from test_drivers import simulate_extract
-
-    from analysis.methods import drivers, indicators
 
     sim = simulate_extract(n_la=12, per_la=(80, 100), years=(2025,), seed=5)
     # one authority much worse on feeling settled among 11-17s (about 34 answers: the gap

@@ -33,8 +33,9 @@ import yaml
 from pypdf import PdfReader
 
 from analysis.core import escape, guard
-from analysis.core.errors import ParamsError, UserError
+from analysis.core.errors import ExtractError, ParamsError, UserError
 from analysis.core.slug import MAX_SLUG, SlugError, authority_slug, check_unique
+from analysis.data.extract import MAX_CELL, MAX_MAPPING_BYTES, load_mapping, read_extract
 from analysis.data.params import (
     MAX_PARAMS_BYTES,
     Authority,
@@ -43,7 +44,9 @@ from analysis.data.params import (
     ensure_params,
     read_params,
 )
+from analysis.methods.indicators import csv_ready
 from analysis.pipeline import build as bld
+from analysis.pipeline import render
 from analysis.pipeline.browsercheck import CHROMIUM_ARGS, chromium_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -321,7 +324,6 @@ def test_parameter_failure_withdraws_every_file(hostile: dict) -> None:
 
 def test_disk_full_at_the_index_still_summarises(hostile: dict, monkeypatch, capsys) -> None:
     """Index write fails with ENOSPC: summary printed, one line, non-zero, nothing half-written."""
-    from analysis.pipeline import render
 
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(hostile["reports"] /
@@ -723,8 +725,6 @@ def test_names_of_the_builds_own_folders_get_the_code(name: str, slug: str) -> N
 
 
 def test_oversized_mapping_file_refused(tmp_path: Path) -> None:
-    from analysis.core.errors import ExtractError
-    from analysis.data.extract import MAX_MAPPING_BYTES, load_mapping
 
     path = tmp_path / "mapping.yaml"
     path.write_bytes(b"columns: {}\n# " + b"x" * MAX_MAPPING_BYTES)
@@ -738,8 +738,6 @@ def _fixture_text() -> str:
 
 
 def test_unclosed_quote_is_reported_where_it_opens(tmp_path: Path) -> None:
-    from analysis.core.errors import ExtractError
-    from analysis.data.extract import read_extract
 
     lines = _fixture_text().splitlines(keepends=True)
     lines[6] = lines[6].replace(",E99", ',"E99', 1)  # line 7 of the file
@@ -751,7 +749,6 @@ def test_unclosed_quote_is_reported_where_it_opens(tmp_path: Path) -> None:
 
 
 def test_cr_only_line_ends_are_read(tmp_path: Path) -> None:
-    from analysis.data.extract import read_extract
 
     path = tmp_path / "mac.csv"
     path.write_bytes(_fixture_text().replace("\r\n", "\n").replace("\n", "\r").encode())
@@ -759,8 +756,6 @@ def test_cr_only_line_ends_are_read(tmp_path: Path) -> None:
 
 
 def test_overlong_cell_is_named_as_such(tmp_path: Path) -> None:
-    from analysis.core.errors import ExtractError
-    from analysis.data.extract import MAX_CELL, read_extract
 
     header, rows = read_rows()
     rows[2][header.index("la_name")] = "x" * (MAX_CELL + 10)
@@ -779,8 +774,6 @@ def test_published_csv_cells_never_run_as_spreadsheet_formulas() -> None:
     """A name such as ``=HYPERLINK(...)`` is published as text, numbers untouched."""
     import pandas as pd
 
-    from analysis.methods.indicators import csv_ready
-
     frame = pd.DataFrame({
         "la_name": ["=HYPERLINK(\"http://127.0.0.1/x\",\"click\")", "+1 Elderwick", "@SUM(A1)",
                     "-Marsh", "\tTab", "Elderwick"],
@@ -797,7 +790,6 @@ def test_published_csv_cells_never_run_as_spreadsheet_formulas() -> None:
 
 def test_error_messages_show_control_characters_from_data_as_text() -> None:
     """A name carrying an ANSI escape or a carriage return cannot rewrite the terminal."""
-    from analysis.core.errors import ExtractError
 
     message = str(ExtractError("extract.csv: la_name 'Elder\x1b[2Jwick\r' has two codes\nrows: 3"))
     assert "\x1b" not in message and "\r" not in message

@@ -12,6 +12,7 @@ import pytest
 from analysis.core.errors import UserError
 from analysis.core.paths import PROJECT_ROOT
 from analysis.data.codebook import load_codebook
+from analysis.data.validation import load_valid_extract
 from analysis.methods.indicators import (
     OUTPUT_COLUMNS,
     briefing_year,
@@ -420,7 +421,6 @@ def test_national_stage_is_fast_enough() -> None:
 def test_fixture_runs_end_to_end(tmp_path: Path) -> None:
     if not FIXTURE.exists():
         pytest.skip("tests/fixtures/extract.csv not there yet")
-    from analysis.data.validation import load_valid_extract
 
     tables = national_tables(load_valid_extract(FIXTURE))
     code = tables["comparisons"]["la_code"].iloc[0]

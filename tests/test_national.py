@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.methods import indicators
 from analysis.methods import national as nat
 from analysis.methods.funnel import funnel_limits, outside_limits
-from analysis.present.charts import funnel_chart
+from analysis.present.charts import figure_markdown, funnel_chart
 from analysis.reports import national as rnat
 from analysis.reports.national import (
     funnel_alt_text,
@@ -136,7 +137,6 @@ def test_funnel_leaves_out_small_numerators() -> None:
 
 
 def test_funnel_chart_draws_without_labels(tmp_path: Path) -> None:
-    from analysis.present.charts import figure_markdown
 
     f = nat.funnel_data(comparisons([(40, 30.0), (120, 22.0), (60, 60.0)]), "ylbc",
                         "low_overall_wellbeing", 2025)
@@ -161,8 +161,6 @@ def test_round_to() -> None:
 
 def test_national_briefing_names_no_authority(tmp_path: Path) -> None:
     from test_briefing import AUTHORITIES, fake_extract
-
-    from analysis.methods import indicators
 
     folder = tmp_path / "national"
     indicators.write_national_tables(indicators.national_tables(fake_extract()), folder)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from analysis.core import escape
 from analysis.data.codebook import load_codebook
 from analysis.reports import young_people as yp
 from analysis.reports.briefing import Briefing
@@ -112,7 +113,6 @@ def test_picture_has_alt_text_saying_what_it_shows(planted: tuple[Briefing, str]
 
 def test_promises_shown_as_written_or_a_placeholder(planted: tuple[Briefing, str]) -> None:
     _, text = planted
-    from analysis.core import escape
 
     assert escape.markdown("See you <b>more</b> *often*.") in text  # shown as written
     empty = yp.promises_markdown([])

@@ -224,26 +224,6 @@ class Codebook:
     def measure(self, mid: str) -> Measure:
         return self.measures()[mid]
 
-    def indicators_frame(self, kind: str = "indicator") -> pd.DataFrame:
-        """One row per measure and survey it applies to: the reporting grid."""
-        source = self.indicators if kind == "indicator" else self.wellbeing
-        rows = [
-            {
-                "indicator": m.id,
-                "survey": s,
-                "domain": m.domain,
-                "direction": m.direction,
-                "label": m.label,
-                "statement": m.statement,
-                "column": m.column,
-            }
-            for m in source.values()
-            for s in m.surveys
-        ]
-        return pd.DataFrame(rows)
-
-    def answer_label(self, column: str, code: str) -> str:
-        return self.columns[column].allowed_codes().get(str(code), str(code))
 
 
 @lru_cache(maxsize=4)

@@ -78,7 +78,8 @@ def local_deny_lists(cfg: dict[str, Any], ccfg: dict[str, Any] | None = None
     out = {}
     for a in sorted(cfg["authorities"], key=lambda a: str(a["code"])):
         code = str(a["code"])
-        rng = np.random.default_rng(np.random.SeedSequence([stable_key("deny-list"), stable_key(code)]))
+        seed = np.random.SeedSequence([stable_key("deny-list"), stable_key(code)])
+        rng = np.random.default_rng(seed)
         places = list(rng.choice(ccfg["places"]["deny_list"], size=3, replace=False))
         schools = list(rng.choice(ccfg["schools"]["deny_list"], size=3, replace=False))
         out[code] = {"local_places": [str(p) for p in places],

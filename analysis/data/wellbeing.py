@@ -35,8 +35,3 @@ def overall_wellbeing(df: pd.DataFrame, codebook: Codebook | None = None) -> pd.
     return stacked.mean(axis=1, skipna=True).rename("overall")
 
 
-def add_overall(df: pd.DataFrame, codebook: Codebook | None = None) -> pd.DataFrame:
-    """Return a copy of ``df`` with the ``overall`` well-being column added."""
-    out = df.copy()
-    out["overall"] = overall_wellbeing(out, codebook)
-    return out

@@ -540,7 +540,7 @@ def allocate_quotes(quotes: list[Quote], in_care: Iterable[str], leavers: str
 
 # ----------------------------------------------------------------------------- command line
 def main(argv: list[str] | None = None) -> int:
-    """``python -m analysis.methods.comments --data D --params-dir P --review-dir R [--mapping M]``."""
+    """``python -m analysis review --data D --params-dir P --review-dir R [--mapping M]``."""
     ap = argparse.ArgumentParser(prog="make review",
                                  description="Write the confidential comment-review files.")
     ap.add_argument("--data", required=True)

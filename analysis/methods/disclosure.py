@@ -550,12 +550,6 @@ def pooled_count(
     return None, None
 
 
-def precision_words(step: float) -> str:
-    """'to the nearest 1%' style words for a comparator's step."""
-    if not np.isfinite(step):
-        return "withheld"
-    return f"to the nearest {int(step)}%"
-
 
 def disclosure_sentence() -> str:
     """What every briefing tells readers about small numbers, from the rule itself."""

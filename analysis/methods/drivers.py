@@ -946,10 +946,4 @@ def model_code_hash() -> str:
                      sklearn.__version__, statsmodels.__version__, np.__version__)
 
 
-def frame_hash(df: pd.DataFrame) -> str:
-    """Content hash of a frame (for callers without a file hash, e.g. a filtered year)."""
-    values = pd.util.hash_pandas_object(df, index=False).to_numpy()
-    h = hashlib.sha256(values.tobytes())
-    h.update("|".join(map(str, df.columns)).encode())
-    return h.hexdigest()
 

@@ -277,7 +277,7 @@ def la_focus(table: pd.DataFrame, la_code: str, survey_year: int) -> pd.DataFram
 
 
 def practice_examples(row: Mapping[str, Any]) -> list[str]:
-    """The practice examples of one focus row (``practice_1..3``, else ``practice``), blanks dropped."""
+    """A focus row's practice examples (``practice_1..3``, else ``practice``), blanks dropped."""
     out = []
     for i in range(1, MAX_EXAMPLES + 1):
         v = row.get(f"practice_{i}")

@@ -667,11 +667,6 @@ def _la_rows(table: pd.DataFrame, la_code: str, survey_year: int) -> pd.DataFram
     return table[(table["la_code"] == la_code) & (table["survey_year"] == int(survey_year))]
 
 
-def round0(values: pd.Series | np.ndarray) -> np.ndarray:
-    """Whole percent, halves up (the published precision of ``expected_pct``)."""
-    arr = np.asarray(values, dtype="float64")
-    return np.sign(arr) * np.floor(np.abs(arr) + 0.5 + 1e-9) + 0.0
-
 
 #: Columns ``la_indicators(..., extra=True)`` adds for the briefing's words.
 EXTRA_COLUMNS = ("certainty", "family_size")
@@ -979,14 +974,6 @@ def write_la_outputs(
         for name, frame in frames.items()
     }
 
-
-def summary_counts(rows: pd.DataFrame) -> dict[str, int]:
-    """How many rows are better / similar / worse / suppressed (for summary lines)."""
-    flags = rows["flag"].value_counts()
-    return {
-        "total": len(rows),
-        **{f: int(flags.get(f, 0)) for f in ("better", "similar", "worse", "suppressed")},
-    }
 
 
 def answers_by_survey(tables: Mapping[str, pd.DataFrame], la_code: str,

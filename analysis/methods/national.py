@@ -1,44 +1,13 @@
-"""The national briefing: the national picture and how authorities vary.
+"""The national results: computed once (``compute_national``), read by every document.
 
-Why a separate module: the national briefing shows every authority at once,
-so it must show variation *without naming anyone* (an authority's own
-briefing is where its name goes). Funnel plots do that: each authority is an
-unlabelled point (its percentage against its number of answers) with control
-limits around the national percentage, so a reader sees how many authorities
-differ by more than chance would explain, not who they are.
-
-Control limits are exact binomial limits with the interpolation of
-Spiegelhalter (2005, "Funnel plots for comparing institutional performance")
-as used by public-health funnel-plot tools: for a base ``n`` and national
-proportion ``p``, the limit at probability ``P`` is ``(r - a) / n`` where
-``r`` is the smallest count whose binomial cumulative probability reaches
-``P`` and ``a`` interpolates between ``r - 1`` and ``r``, so the limits are a
-smooth funnel rather than a staircase. The normal approximation
-``p +/- z * sqrt(p (1 - p) / n)`` is available too (and agrees for large n).
-
-Overdispersion (Spiegelhalter 2005, "Handling over-dispersion of
-performance indicators"): authorities differ by more than binomial chance
-(between-authority variation of practice and population, phi about 1.1-2.5
-on the demonstration data), so pure-chance limits would put many large
-authorities "outside" for ordinary reasons. ``overdispersion`` estimates
-it from the plotted points with winsorised z-scores (the top and bottom 10%
-pulled in to the 10th and 90th percentiles, so the outliers being looked for
-do not inflate it) and an additive random effect ``tau2``; where tau2 > 0
-the limits are ``p0 +/- z * sqrt(p0 (1 - p0) / n + tau2)``, so a point
-outside them stands out from the usual spread between authorities, not
-only from chance. ``chance_beyond`` says how often chance alone would put
-as many points outside, given how many points there are.
-
-Disclosure: a point is an authority's published figure and nothing else. An
-authority whose figure is withheld in its own files (the national stage's
-``withheld``: fewer than ten answers, one to four children giving or not
-giving the answer, or protecting another figure) is not drawn, because an
-unlabelled point's position still gives its n and k; so that the smallest
-authorities do not vanish from the picture, the chart and its sentence say
-how many are not shown below and above the national line. The national line
-and every national figure are the published national figures
-(``analysis.methods.disclosure.pooled_comparator``: rounded so no hidden figure can
-be worked out; no exact national counts anywhere).
+``compute_national`` is the national stage's computation, shared by the
+build and by standalone notebook runs: the pooled comparison tables, the
+driver models (cached) and every authority's focus areas, written to one
+folder. ``National`` is what the national briefing shows, built from that
+folder by ``analysis.reports.national.prepare``; ``write_national_csvs``
+publishes the national figures (rates, groups, funnel points) at the
+precision disclosure control allows (``analysis.methods.disclosure``: no
+exact national counts anywhere).
 """
 
 from __future__ import annotations

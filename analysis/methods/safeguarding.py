@@ -129,5 +129,3 @@ def flag(text: str) -> str:
     return "; ".join(reasons)
 
 
-def is_flagged(text: str) -> bool:
-    return bool(flag(text))

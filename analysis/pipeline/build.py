@@ -403,8 +403,8 @@ def _warm_up(parent_pid: int | None = None) -> None:
         kc.start_channels()
         kc.wait_for_ready(timeout=60)
         kc.execute_interactive(
-            "import analysis.methods.indicators, analysis.present.charts, analysis.reports.briefing, analysis.present.text, "
-            "analysis.methods.focus, analysis.methods.national, analysis.methods.drivers",
+            "import analysis.reports.briefing, analysis.reports.glance, "
+            "analysis.reports.young_people, analysis.reports.national",
             timeout=120,
         )
         kc.stop_channels()

@@ -319,7 +319,8 @@ def funnel_chart(f: Funnel, method: str = "exact") -> Any:
             lo, hi = funnel_limits(p0, grid, level, method, f.tau2)
             ax.plot(grid, lo * 100, ls, color=NEUTRAL["line"], lw=1, label=name)
             ax.plot(grid, hi * 100, ls, color=NEUTRAL["line"], lw=1)
-        ax.axhline(f.national_pct, color=NEUTRAL["ink"], lw=1.2, label=f"National {f.national_pct:.0f}%")
+        ax.axhline(f.national_pct, color=NEUTRAL["ink"], lw=1.2,
+                   label=f"National {f.national_pct:.0f}%")
         zone = np.where(f.points["zone998"] != 0, 2, np.where(f.points["zone95"] != 0, 1, 0))
         marks = [
             (0, "o", ZONE_COLOURS[0], "Within 95% limits"),
@@ -436,7 +437,8 @@ def spine_figure(rows: pd.DataFrame, title: str) -> Any:
                                                                                  r["q3"]))
                 ax.plot([lo, hi], [y, y], color=NEUTRAL["band"], linewidth=6, solid_capstyle="butt",
                         zorder=1)
-                ax.plot([q1, q3], [y, y], color=NEUTRAL["band_mid"], linewidth=6, solid_capstyle="butt",
+                ax.plot([q1, q3], [y, y], color=NEUTRAL["band_mid"], linewidth=6,
+                        solid_capstyle="butt",
                         zorder=2)
                 style = FLAG_STYLE.get(str(r["flag"]), FLAG_STYLE["similar"])
                 ax.scatter([_scaled(float(r["pct"]), centre, half, lower)], [y],

@@ -1,25 +1,10 @@
-"""The words of an authority's strategic briefing, generated from its results.
+"""Markdown building blocks: the one writer of tables, callouts and notebook output.
 
-Why this module: a director of children's services has ten minutes. The
-briefing must say, in plain English, what children say is going well, what
-is not, and what to do next. Every sentence here is *generated from the
-results* (never hand-written per authority), so the same rule says the same
-thing everywhere and a test can plant a result and check the sentence.
-
-Rules the functions keep:
-
-* only this authority's rows are used, after disclosure control
-  (``analysis.methods.indicators.la_*``): a base under 10, or 1-4 children giving
-  the answer, shows ``[c]``, never a percentage; no other authority is ever
-  named (the only place names appear is the practice bank, which holds real
-  published examples);
-* numbers are said as people say them ("about 1 in 6", ``analysis.present.text``)
-  with the exact percentage beside the comparison;
-* national drivers are *associated with* well-being; nothing here says
-  "causes";
-* the notebook (``notebooks/briefing.ipynb``) only calls these functions and
-  displays the Markdown they return, so it stays short and fast (the national
-  tables are read once per process; no model is fitted per authority).
+Every document (briefings, the national briefing, the young people's version,
+the analyst's notebooks) is Markdown that Quarto or pandoc renders to HTML,
+PDF and Word. Writing it in one place means one escaping rule, one table
+format that every output and screen reader reads as a real table, and one
+callout syntax the Lua filter and the Typst template understand.
 """
 
 from __future__ import annotations

@@ -1,40 +1,9 @@
-"""Indicators: every authority against all the others, fitted once, sliced per authority.
+"""Readable tables: an authority's rows as a reader sees them.
 
-Why "fit once, slice many": comparing one authority with the rest needs the
-whole extract, and there are dozens of authorities. The national stage
-(``national_tables``) therefore runs once per build on the validated extract
-and writes plain CSV tables (``write_national_tables``); each authority's
-notebook only reads them (``read_national_tables``, cached per process) and
-takes its rows (``la_indicators``, ``la_breakdowns``, ``la_change``,
-``la_profile``), with disclosure control applied on the way out. Nothing
-per-authority touches the raw answers, so a notebook runs in well under a
-second and the same numbers appear in every output.
-
-Definitions (codebook-driven; ``analysis.data.codebook``):
-
-* an indicator's **base** ``n`` is everyone in the survey who answered the
-  question, less any ``base_excludes`` answers; ``k`` is how many of them
-  gave a ``counts`` answer (``Measure.meets``);
-* **others** are all *other* authorities' answers in the same survey and
-  year, pooled (national total minus this authority), so an authority is
-  never compared with itself;
-* ``expected_pct`` is the authority's case-mix expectation: the % its
-  children would give if they answered like children of the same age and
-  gender (and disability, for care leavers) in the other authorities
-  (``analysis.methods.fairness``);
-* ``flag`` is better/similar/worse: the observed count against that
-  expectation, two one-sided tests (exact mid-p for small numbers), with
-  the false discovery rate controlled at 5% across every result of the
-  authority's briefing (comparisons and changes together), read through the
-  indicator's ``direction``;
-* ``change`` compares an authority's gap from its expectation with the same
-  gap in its previous survey year (a difference in differences: other
-  authorities' change over the same years is allowed for; a trend test with
-  three or more years), improved/similar/declined, in the same family.
-
-The national tables are internal and unsuppressed: they never leave the
-build folder. Everything an authority publishes goes through
-``analysis.methods.disclosure``.
+The methods layer (``analysis.methods.indicators``) hands over numbers; these
+turn them into the columns a table in a notebook or a briefing shows
+("12%", "[c]", "better than elsewhere"), with codebook labels and the same
+words for a result everywhere (``analysis.present.text``).
 """
 
 from __future__ import annotations

@@ -584,10 +584,6 @@ def hidden_words(f: Funnel) -> str:
 
 
 # ---------------------------------------------------------------- briefing section
-def comparator_label(group: str, region: str) -> str:
-    return "statistical neighbours" if group == "neighbours" else f"the {region} region"
-
-
 def summary_sentence(rows: pd.DataFrame, group: str, region: str, members: int) -> str:
     """'Against its 5 statistical neighbours, 2 results were better, 1 worse ...'."""
     shown = rows[rows["group"] == group]

@@ -312,10 +312,6 @@ def indicator_table(rows: pd.DataFrame, with_genpop: bool = False,
     return out
 
 
-def _pct_display(rows: pd.DataFrame) -> list[str]:
-    return [fmt_pct(p) if not s else "[c]" for p, s in zip(rows["pct"], rows["suppressed"],
-                                                           strict=True)]
-
 
 # ---------------------------------------------------------------- context
 @dataclass
@@ -410,9 +406,10 @@ def prepare(
 
         comparators = cmp.comparisons(tables, la_ind, la_wb, code, year,
                                       list(neighbours or []), list(region_codes or []))
+    name = indicators.la_name(tables, code)
     return Briefing(
         la_code=code,
-        la_name=indicators.la_name(tables, code),
+        la_name=name,
         survey_year=year,
         indicators=la_ind,
         wellbeing=la_wb,
@@ -427,7 +424,7 @@ def prepare(
             "code_version": code_version or "not recorded (not built by make reports)",
             "build_date": build_date or "not recorded (not built by make reports)",
         },
-        figures=inputs.figures_folder(out_dir, authority_slug(indicators.la_name(tables, code), code)),
+        figures=inputs.figures_folder(out_dir, authority_slug(name, code)),
         by_gender=_wellbeing_by_gender(tables, code, year),
         region=region or "",
         neighbours=list(neighbours or []),

@@ -91,7 +91,7 @@ def needs_attention_markdown(b: br.Briefing) -> str:
 
 
 def children_say_markdown(b: br.Briefing) -> str:
-    """Approved quotes (``analysis.methods.comments``) when there are any; otherwise says why not."""
+    """Approved quotes (``analysis.methods.comments``) if any; otherwise says why there are none."""
     quotes = list(getattr(b, "quotes", None) or [])[:TOP_QUOTES]
     if quotes:
 
