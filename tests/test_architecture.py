@@ -153,3 +153,34 @@ def test_names_taken_from_project_modules_exist(path: Path) -> None:
                 problems.append(f"line {node.lineno}: {node.value.id}.{node.attr} is not defined"
                                 f" in {aliases[node.value.id].relative_to(ROOT)}")
     assert not problems, "\n".join(problems)
+
+
+def test_no_import_cycles() -> None:
+    """The module graph has no cycle (a cycle breaks depending on which module loads first)."""
+    known = {dotted(p): p for p in modules()}
+    graph: dict[str, set[str]] = {}
+    for name, path in known.items():
+        targets = set()
+        for _, target, _ in project_imports(ast.parse(path.read_text())):
+            while target and target not in known:
+                target = target.rpartition(".")[0]
+            if target and target != name and not target.endswith(("analysis", "__init__")) \
+                    and module_file(target) and module_file(target).name != "__init__.py":
+                targets.add(target)
+        graph[name] = targets
+    state: dict[str, int] = {}
+    cycles: list[str] = []
+
+    def walk(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                cycles.append(" -> ".join(trail[trail.index(nxt):] + [nxt]))
+            elif nxt not in state:
+                walk(nxt, trail + [nxt])
+        state[node] = 2
+
+    for start in sorted(graph):
+        if start not in state:
+            walk(start, [start])
+    assert not cycles, "\n".join(cycles)

@@ -26,6 +26,8 @@ import pytest
 from analysis.core.paths import PROJECT_ROOT
 from analysis.data.codebook import load_codebook
 from analysis.methods import indicators
+from analysis.present.markdown import callout, markdown, pipe_table
+from analysis.present.text import _count_word, comparison_sentence, infinitive
 from analysis.reports import briefing as br
 
 CB = load_codebook()
@@ -241,13 +243,13 @@ def test_questions_are_capped_and_every_indicator_has_a_question() -> None:
 
 def test_infinitives_read_as_plain_english() -> None:
     for mid in CB.measures():
-        phrase = br.infinitive(mid)
+        phrase = infinitive(mid)
         assert phrase.split()[0] not in ("are", "had", "chose", "felt", "can", "of"), phrase
 
 
 # ---------------------------------------------------------------- markdown helpers
 def test_pipe_table_has_header_alignment_and_caption() -> None:
-    text = br.pipe_table(pd.DataFrame({"Measure": ["A|B"], "Here": ["12%"]}), "Cap",
+    text = pipe_table(pd.DataFrame({"Measure": ["A|B"], "Here": ["12%"]}), "Cap",
                          right=("Here",))
     lines = text.splitlines()
     assert lines[0] == "| Measure | Here |"
@@ -257,13 +259,13 @@ def test_pipe_table_has_header_alignment_and_caption() -> None:
 
 
 def test_markdown_display_text_is_the_markdown_itself() -> None:
-    obj = br.markdown("## Key messages")
+    obj = markdown("## Key messages")
     assert repr(obj) == "## Key messages"
     assert obj._repr_markdown_() == "## Key messages"
 
 
 def test_callout_uses_quarto_syntax() -> None:
-    assert br.callout("tip", "Focus", "Body") == '::: {.callout-tip title="Focus"}\nBody\n:::'
+    assert callout("tip", "Focus", "Body") == '::: {.callout-tip title="Focus"}\nBody\n:::'
 
 
 # ---------------------------------------------------------------- whole briefing
@@ -429,16 +431,16 @@ def test_words_say_how_sure_and_what_is_expected() -> None:
     row = rows[(rows["survey"] == "ylyc_11_17") & (rows["indicator"] == "trusted_adult")
                ].iloc[0].to_dict()
     row.update(expected_pct=80.0, certainty="clear")
-    text = br.comparison_sentence(row, br.TO_IMPROVE)
+    text = comparison_sentence(row, br.TO_IMPROVE)
     assert "80% expected for young people of the same age and gender" in text
     assert text.endswith("a clear difference.")
     row.update(certainty="likely")
-    assert "probably a real difference" in br.comparison_sentence(row, br.TO_IMPROVE)
+    assert "probably a real difference" in comparison_sentence(row, br.TO_IMPROVE)
     leavers = {**row, "survey": "ylbc", "indicator": "trust_worker"}
-    assert "same age, gender and disability" in br.comparison_sentence(leavers)
+    assert "same age, gender and disability" in comparison_sentence(leavers)
     # More / fewer follows the expectation the flag is about, not only the pooled figure.
     row.update(pct=70.0, others_pct=68.0, expected_pct=80.0)
-    assert br.comparison_sentence(row).startswith("Fewer")
+    assert comparison_sentence(row).startswith("Fewer")
 
 
 def test_summary_counts_match_the_flags_and_say_what_chance_would_give(
@@ -451,8 +453,8 @@ def test_summary_counts_match_the_flags_and_say_what_chance_would_give(
     better, worse = int((pub["flag"] == "better").sum()), int((pub["flag"] == "worse").sum())
     assert f"Of {len(pub)} results" in summary
     assert (f"{better} was better" if better == 1 else
-            f"{br._count_word(better)} were better") in summary
-    assert f"{br._count_word(worse)} worse" in summary
+            f"{_count_word(better)} were better") in summary
+    assert f"{_count_word(worse)} worse" in summary
     m = int(b.indicators["family_size"].max())
     assert f"across all {m} results" in summary
     assert "no flag at all in about 19 briefings out of 20" in summary

@@ -21,7 +21,7 @@ from analysis.data.codebook import CODEBOOK_PATH, load_codebook
 from analysis.data.validation import load_valid_extract
 from analysis.methods import driver_methods as dm
 from analysis.methods import drivers
-from analysis.present.text import effect_phrase
+from analysis.present.text import describe_models, driver_note, effect_phrase
 
 #: Planted effects in points of overall well-being (0-10) per indicator met.
 PLANTED = {"feel_settled_always": 1.2, "good_friend": 0.9, "afraid_bullying": -0.9}
@@ -563,7 +563,8 @@ def test_effect_phrase() -> None:
 
 
 def test_no_causal_wording(results: drivers.DriverResults) -> None:
-    text = results.describe() + " ".join(results.drivers["note"])
+    notes = [driver_note(r) for r in results.drivers.to_dict("records")]
+    text = describe_models(results) + " ".join(notes)
     plain = text.replace("not causes", "")
     for word in ("cause", "drives", "driven by", "leads to", "because of"):
         assert word not in plain, word

@@ -17,7 +17,7 @@ import pytest
 
 from analysis.methods import indicators
 from analysis.methods import national as nat
-from analysis.methods.funnel import funnel_limits, outside_limits
+from analysis.methods.funnel import funnel_data, funnel_limits, outside_limits
 from analysis.present.charts import figure_markdown, funnel_chart
 from analysis.reports import national as rnat
 from analysis.reports.national import (
@@ -106,7 +106,7 @@ def comparisons(points: list[tuple[int, float]], survey: str = "ylbc",
 
 def test_funnel_data_pools_counts_drops_small_bases_and_names() -> None:
     comp = comparisons([(100, 30.0), (300, 20.0), (8, 50.0), (50, 90.0)])
-    f = nat.funnel_data(comp, "ylbc", "low_overall_wellbeing", 2025)
+    f = funnel_data(comp, "ylbc", "low_overall_wellbeing", 2025)
     # The published national figure: 30.3% rounded so the hidden 4 of 8 stays hidden
     # (to 1% or 2% the cell the true figure might fall in could pin it).
     assert f.national_pct == 30.0 and f.national_step == 5
@@ -123,7 +123,7 @@ def test_funnel_data_pools_counts_drops_small_bases_and_names() -> None:
 def test_funnel_leaves_out_small_numerators() -> None:
     # 3 of 40 (7.5%): the point's position would give k = 3 away; 0 of 40 and 5 of 40 stay.
     comp = comparisons([(100, 30.0), (40, 7.5), (40, 0.0), (40, 12.5)])
-    f = nat.funnel_data(comp, "ylbc", "low_overall_wellbeing", 2025)
+    f = funnel_data(comp, "ylbc", "low_overall_wellbeing", 2025)
     assert f.n_authorities == 3 and f.excluded == 1
     assert sorted(f.points["pct"]) == [0.0, 12.5, 30.0]
     # Still pooled into the national figure (a rounded percentage only): 17.3% to 10%.
@@ -132,13 +132,13 @@ def test_funnel_leaves_out_small_numerators() -> None:
     assert f.hidden_below + f.hidden_above == 1 and "1 authority not shown" in (
         funnel_sentence(f))
     # Without a k column the rule reads k from pct x n, as a reader would.
-    f = nat.funnel_data(comp.drop(columns="k"), "ylbc", "low_overall_wellbeing", 2025)
+    f = funnel_data(comp.drop(columns="k"), "ylbc", "low_overall_wellbeing", 2025)
     assert f.n_authorities == 3
 
 
 def test_funnel_chart_draws_without_labels(tmp_path: Path) -> None:
 
-    f = nat.funnel_data(comparisons([(40, 30.0), (120, 22.0), (60, 60.0)]), "ylbc",
+    f = funnel_data(comparisons([(40, 30.0), (120, 22.0), (60, 60.0)]), "ylbc",
                         "low_overall_wellbeing", 2025)
     fig = funnel_chart(f)
     texts = [t.get_text() for t in fig.axes[0].texts]
@@ -189,11 +189,11 @@ def _funnel_points(rng: np.random.Generator, k: int, tau: float, p0: float = 0.3
 
 def test_overdispersion_is_found_when_there_and_not_invented() -> None:
     rng = np.random.default_rng(8)
-    spread = [nat.funnel_data(comparisons(_funnel_points(rng, 50, 0.06)), "ylbc",
+    spread = [funnel_data(comparisons(_funnel_points(rng, 50, 0.06)), "ylbc",
                               "low_overall_wellbeing", 2025) for _ in range(5)]
     assert all(f.phi > 1.3 and f.tau2 > 0 for f in spread)
     assert 0.03 < np.median([np.sqrt(f.tau2) for f in spread]) < 0.09
-    null = [nat.funnel_data(comparisons(_funnel_points(rng, 50, 0.0)), "ylbc",
+    null = [funnel_data(comparisons(_funnel_points(rng, 50, 0.0)), "ylbc",
                             "low_overall_wellbeing", 2025) for _ in range(10)]
     assert np.median([f.phi for f in null]) < 1.2
     assert np.median([np.sqrt(f.tau2) for f in null]) < 0.015
@@ -206,19 +206,19 @@ def test_funnel_text_matches_what_chance_predicts() -> None:
     rng = np.random.default_rng(9)
     claims = 0
     for _ in range(40):
-        f = nat.funnel_data(comparisons(_funnel_points(rng, 45, 0.0)), "ylbc",
+        f = funnel_data(comparisons(_funnel_points(rng, 45, 0.0)), "ylbc",
                             "low_overall_wellbeing", 2025)
         claims += funnel_verdict(f)[1]
     assert claims <= 5  # about 5% of funnels under pure chance (binomial sd ~1.4)
     # One point just beyond the 99.8% limits among 45: may be chance (about 1 in 12).
     base = [(200, 30.0)] * 44
     hi = funnel_limits(0.3, 200, 0.998)[1][0] * 100
-    f = nat.funnel_data(comparisons([*base, (200, hi + 0.6)]), "ylbc",
+    f = funnel_data(comparisons([*base, (200, hi + 0.6)]), "ylbc",
                         "low_overall_wellbeing", 2025)
     text, real = funnel_verdict(f)
     assert sum(f.count_outside(0.998)) == 1 and not real and "may be chance" in text
     # A point far beyond them is more than chance.
-    f = nat.funnel_data(comparisons([*base, (200, 60.0)]), "ylbc", "low_overall_wellbeing",
+    f = funnel_data(comparisons([*base, (200, 60.0)]), "ylbc", "low_overall_wellbeing",
                         2025)
     assert funnel_verdict(f)[1]
     assert "more than chance alone would explain" in funnel_sentence(f)

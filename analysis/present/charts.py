@@ -44,8 +44,7 @@ from analysis.core import escape  # noqa: E402
 from analysis.data.codebook import Codebook, load_codebook  # noqa: E402
 from analysis.methods.disclosure import SUPPRESSION_RULE_TEXT  # noqa: E402
 from analysis.methods.funnel import LEVELS, MIN_FUNNEL_BASE, Funnel, funnel_limits
-from analysis.present.text import age_words, cap, hidden_words, is_missing
-from analysis.reports.young_people import tenths
+from analysis.present.text import age_words, cap, hidden_words, is_missing, tenths
 
 if TYPE_CHECKING:
     import pandas as pd

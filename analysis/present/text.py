@@ -691,3 +691,40 @@ def focus_words(rows: pd.DataFrame) -> pd.DataFrame:
                             r["effect"], (r["shrunk_gap_pp"], r["shrunk_low"], r["shrunk_high"]))
                 for r in recs],
     )
+
+
+# ---------------------------------------------------------------- words
+def amount(share: float) -> str:
+    """A share of children (0-100) in words, never as a percentage.
+
+    'All of you', 'Almost all of you', 'Most of you (about 7 out of 10)',
+    'About half of you', 'Some of you (about 3 out of 10)', 'A few of you',
+    'None of you'.
+    """
+    if share is None or math.isnan(float(share)):
+        raise ValueError("amount needs a share, not a missing value")
+    s = float(share)
+    tenths = math.floor(s / 10 + 0.5)
+    if s >= 100:
+        return "All of you"
+    if s >= 95:
+        return "Almost all of you"
+    if s >= 60:
+        return f"Most of you (about {min(tenths, 9)} out of 10)"
+    if s >= 40:
+        return "About half of you"
+    if s >= 15:
+        return f"Some of you (about {max(tenths, 2)} out of 10)"
+    if s > 0:
+        return "A few of you"
+    return "None of you"
+
+
+def tenths(share: float) -> int:
+    """How many of 10 faces to colour in: the same rounding the words use."""
+    s = float(share)
+    if s >= 100:
+        return 10
+    if s >= 95:
+        return 10 if s >= 99.5 else 9
+    return max(0, min(9, math.floor(s / 10 + 0.5))) if s > 0 else 0

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.core.guard import inputs
 from analysis.data.codebook import load_codebook
 from analysis.methods import indicators
 from analysis.methods.disclosure import SUPPRESSION_RULE_TEXT, disclosure_sentence
@@ -47,6 +46,7 @@ from analysis.present.text import (
     quantity,
     who,
 )
+from analysis.reports import inputs
 
 
 def funnel_alt_text(f: Funnel) -> str:

@@ -30,7 +30,6 @@ Rules the functions keep, each tested:
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from analysis.core import escape
 from analysis.data.codebook import load_codebook
 from analysis.present.charts import faces_figure, figure_markdown
 from analysis.present.markdown import callout
-from analysis.present.text import age_words
+from analysis.present.text import age_words, amount, tenths
 from analysis.reports import briefing as br
 from analysis.reports.briefing import Briefing, published
 
@@ -99,43 +98,6 @@ HELP_TEXT = (
     "If something is worrying you, talk to a grown-up you trust. You can also "
     "call Childline on 0800 1111. It is free, and you do not have to give your name."
 )
-
-
-# ---------------------------------------------------------------- words
-def amount(share: float) -> str:
-    """A share of children (0-100) in words, never as a percentage.
-
-    'All of you', 'Almost all of you', 'Most of you (about 7 out of 10)',
-    'About half of you', 'Some of you (about 3 out of 10)', 'A few of you',
-    'None of you'.
-    """
-    if share is None or math.isnan(float(share)):
-        raise ValueError("amount needs a share, not a missing value")
-    s = float(share)
-    tenths = math.floor(s / 10 + 0.5)
-    if s >= 100:
-        return "All of you"
-    if s >= 95:
-        return "Almost all of you"
-    if s >= 60:
-        return f"Most of you (about {min(tenths, 9)} out of 10)"
-    if s >= 40:
-        return "About half of you"
-    if s >= 15:
-        return f"Some of you (about {max(tenths, 2)} out of 10)"
-    if s > 0:
-        return "A few of you"
-    return "None of you"
-
-
-def tenths(share: float) -> int:
-    """How many of 10 faces to colour in: the same rounding the words use."""
-    s = float(share)
-    if s >= 100:
-        return 10
-    if s >= 95:
-        return 10 if s >= 99.5 else 9
-    return max(0, min(9, math.floor(s / 10 + 0.5))) if s > 0 else 0
 
 
 @dataclass(frozen=True)
