@@ -28,17 +28,16 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
 matplotlib.use("Agg")
-from collections.abc import Sequence
-
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
-import numpy as np
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from analysis.core import escape  # noqa: E402
 from analysis.data.codebook import Codebook, load_codebook  # noqa: E402
@@ -47,7 +46,6 @@ from analysis.methods.funnel import LEVELS, MIN_FUNNEL_BASE, Funnel, funnel_limi
 from analysis.present.text import age_words, cap, hidden_words, is_missing, tenths
 
 if TYPE_CHECKING:
-    import pandas as pd
     from matplotlib.figure import Figure
 
 #: Okabe-Ito colours (colour-blind safe).
