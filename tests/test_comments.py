@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from analysis.core import escape
 from analysis.core.errors import ExtractError
 from analysis.core.slug import slugify
 from analysis.data import synthetic
@@ -324,8 +325,8 @@ def test_publishable_guard() -> None:
     assert not cm.publishable("email me kid@example.com")
 
 
-def test_escape_markdown() -> None:
-    out = cm.escape_markdown("<b>hi</b> *x* [a](b) # 1.\nnext")
+def test_quotes_are_escaped_as_literal_markdown() -> None:
+    out = escape.markdown("<b>hi</b> *x* [a](b) # 1.\nnext")
     assert "\n" not in out and "<b>" not in out and "*x*" not in out
     assert out.replace("\\", "") == "<b>hi</b> *x* [a](b) # 1. next"
 

@@ -14,7 +14,6 @@ from analysis.methods.disclosure import (
     SUPPRESSED_SYMBOL,
     SUPPRESSION_RULE_TEXT,
     band_suppression,
-    disclosure_sentence,
     display_count_table,
     display_table,
     pooled_comparator,
@@ -25,6 +24,7 @@ from analysis.methods.disclosure import (
     suppress_breakdowns,
     suppress_rates,
 )
+from analysis.present.text import disclosure_sentence
 
 
 def test_thresholds_are_the_published_rules() -> None:

@@ -461,23 +461,6 @@ def approved_quotes(review_dir: str | Path | None, slug: str, la_code: str,
     return out, shown
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~^$@&=:;\"'])")
-
-
-def escape_markdown(text: str) -> str:
-    """Quote text made literal in Pandoc Markdown (so also in HTML, Typst and Word).
-
-    Every ASCII punctuation character Markdown could read as syntax is
-    backslash-escaped (Pandoc treats any escaped punctuation as itself), so
-    ``<script>``, ``*bold*``, ``[link](x)`` or a leading ``#`` in a child's
-    words stay words; line breaks become spaces.
-    """
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
-
-
-def quote_markdown(q: Quote) -> str:
-    """One quote as a Markdown block quote with its attribution."""
-    return f"> “{escape_markdown(q.text)}”\n>\n> — {q.attribution}"
 
 
 # ----------------------------------------------------------------------------- build hand-over

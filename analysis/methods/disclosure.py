@@ -550,20 +550,6 @@ def pooled_count(
     return None, None
 
 
-
-def disclosure_sentence() -> str:
-    """What every briefing tells readers about small numbers, from the rule itself."""
-    return (
-        f"A percentage is not shown where there were {SUPPRESSION_RULE_TEXT}, nor where it "
-        "would let a hidden figure be worked out from the others shown (for example from "
-        "an authority's total and its groups); such cells read [c]. No count of 1 to 4 "
-        "children, giving an answer or not giving it, can be read or worked out from the "
-        "published figures. Figures for all authorities together are rounded (to the "
-        f"nearest {COMPARATOR_STEPS[0]}%, or more coarsely where needed) so that no "
-        "authority's hidden figure can be worked out by subtraction."
-    )
-
-
 def display_table(
     frame: pd.DataFrame,
     value_columns: Sequence[str] | None = None,

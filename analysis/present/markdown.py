@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.core import escape
+from analysis.methods.comments import Quote
 from analysis.present.text import is_missing
 
 
@@ -100,3 +102,8 @@ def plain_text(markdown_text: str) -> str:
     text = re.sub(r"!\[[^\]]*\]\([^)]*\)(\{[^}]*\})?", " ", markdown_text)
     text = re.sub(r"[*_`#>|]", " ", text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+def quote_markdown(q: Quote) -> str:
+    """One quote as a Markdown block quote with its attribution."""
+    return f"> “{escape.markdown(q.text)}”\n>\n> — {q.attribution}"

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.codebook import Codebook, load_codebook
-from analysis.methods.disclosure import MIN_BASE
+from analysis.methods.disclosure import COMPARATOR_STEPS, MIN_BASE, SUPPRESSION_RULE_TEXT
 from analysis.methods.drivers import (
     CORRELATED,
     DISAGREE_RANKS,
@@ -728,3 +728,16 @@ def tenths(share: float) -> int:
     if s >= 95:
         return 10 if s >= 99.5 else 9
     return max(0, min(9, math.floor(s / 10 + 0.5))) if s > 0 else 0
+
+
+def disclosure_sentence() -> str:
+    """What every briefing tells readers about small numbers, from the rule itself."""
+    return (
+        f"A percentage is not shown where there were {SUPPRESSION_RULE_TEXT}, nor where it "
+        "would let a hidden figure be worked out from the others shown (for example from "
+        "an authority's total and its groups); such cells read [c]. No count of 1 to 4 "
+        "children, giving an answer or not giving it, can be read or worked out from the "
+        "published figures. Figures for all authorities together are rounded (to the "
+        f"nearest {COMPARATOR_STEPS[0]}%, or more coarsely where needed) so that no "
+        "authority's hidden figure can be worked out by subtraction."
+    )

@@ -39,18 +39,13 @@ from analysis.data.codebook import load_codebook
 from analysis.data.copy import briefing_copy
 from analysis.methods import comparators as cmp
 from analysis.methods import indicators
-from analysis.methods.comments import allocate_quotes, quote_markdown, read_quotes_file
+from analysis.methods.comments import allocate_quotes, read_quotes_file
 from analysis.methods.comparators import MIN_MEMBERS
-from analysis.methods.disclosure import (
-    MIN_BASE,
-    SUPPRESSION_RULE_TEXT,
-    disclosure_sentence,
-    display_table,
-)
+from analysis.methods.disclosure import MIN_BASE, SUPPRESSION_RULE_TEXT, display_table
 from analysis.methods.focus import practice_examples
 from analysis.methods.indicators import csv_ready, first_authority
 from analysis.present.charts import alt_text, figure_markdown, la_vs_others_chart
-from analysis.present.markdown import callout, pipe_table, show
+from analysis.present.markdown import callout, pipe_table, quote_markdown, show
 from analysis.present.text import (
     LOW_RESPONSE,
     _count_word,
@@ -59,6 +54,7 @@ from analysis.present.text import (
     cap,
     chance_sentence,
     comparison_sentence,
+    disclosure_sentence,
     effect_phrase,
     fmt_pct,
     focus_words,

@@ -27,10 +27,10 @@ import pandas as pd
 from analysis.core import escape
 from analysis.data.codebook import load_codebook
 from analysis.methods import indicators
-from analysis.methods.comments import quote_markdown
 from analysis.methods.disclosure import rate_suppressed
 from analysis.methods.focus import practice_examples
 from analysis.present.charts import figure_markdown, spine_figure
+from analysis.present.markdown import quote_markdown
 from analysis.present.text import age_words, who
 from analysis.reports import briefing as br
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from analysis.data.codebook import load_codebook
 from analysis.methods import indicators
-from analysis.methods.disclosure import SUPPRESSION_RULE_TEXT, disclosure_sentence
+from analysis.methods.disclosure import SUPPRESSION_RULE_TEXT
 from analysis.methods.funnel import (
     FUNNEL_MEASURES,
     LEVELS,
@@ -39,6 +39,7 @@ from analysis.present.charts import figure_markdown, forest_alt_text, forest_cha
 from analysis.present.markdown import pipe_table
 from analysis.present.text import (
     cap,
+    disclosure_sentence,
     fmt_pct,
     hidden_words,
     in_n,
