@@ -64,7 +64,7 @@ Machine-readable CSVs leave suppressed cells empty and carry
 ``suppressed = true`` (interfaces.md).
 
 The build keeps the unsuppressed tables outside ``REPORTS_DIR``
-(``analysis.pipeline.build.build_dir``), so the reports folder can be served as it is.
+(``analysis.core.layout.build_dir``), so the reports folder can be served as it is.
 """
 
 from __future__ import annotations
