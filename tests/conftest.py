@@ -11,14 +11,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.core.paths import PROJECT_ROOT
+from analysis.core.paths import FIXTURE_DATA, PROJECT_ROOT
 from analysis.data.validation import load_valid_extract
 from analysis.methods.indicators import national_tables
 from analysis.reports.inputs import national_folder
 
 ROOT = PROJECT_ROOT
 #: The small committed synthetic extract (fictional authorities): every golden comes from it.
-FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
+FIXTURE = FIXTURE_DATA
 
 
 @pytest.fixture(scope="session")

@@ -16,14 +16,15 @@ import pandas as pd
 import pytest
 from attacker import attack, publish_csvs, score, truth
 
+from analysis.core.paths import FIXTURE_DATA, PROJECT_ROOT
 from analysis.data.synthetic import generate
 from analysis.data.validation import load_valid_extract
 from analysis.methods import indicators
 from analysis.reports import national as rnat
 from analysis.reports.national import rates_markdown, variation_markdown
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
+ROOT = PROJECT_ROOT
+FIXTURE = FIXTURE_DATA
 
 
 def _nothing_recovered(result: dict) -> None:

@@ -23,6 +23,7 @@ import pytest
 import yaml
 from pypdf import PdfReader
 
+from analysis.core.paths import FIXTURE_DATA, PROJECT_ROOT
 from analysis.core.slug import slugify
 from analysis.data.validation import load_valid_extract
 from analysis.methods.indicators import national_tables
@@ -33,8 +34,8 @@ from analysis.present.markdown import plain_text
 from analysis.reports import briefing as br
 from analysis.reports.young_people import MAX_GRADE, page_words, readability
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
+ROOT = PROJECT_ROOT
+FIXTURE = FIXTURE_DATA
 AUTHORITIES = (
     pd.read_csv(FIXTURE, usecols=["la_code", "la_name"], dtype=str)
     .drop_duplicates()

@@ -17,6 +17,7 @@ import pytest
 
 from analysis.core import escape
 from analysis.core.errors import ExtractError
+from analysis.core.paths import FIXTURE_DATA, PROJECT_ROOT
 from analysis.core.slug import slugify
 from analysis.data import synthetic
 from analysis.data.codebook import load_codebook
@@ -33,8 +34,8 @@ from analysis.methods.comments_eval import score_redaction, score_safeguarding
 from analysis.methods.redact import TAG_RE, redact
 from analysis.methods.safeguarding import flag
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
+ROOT = PROJECT_ROOT
+FIXTURE = FIXTURE_DATA
 CB = load_codebook()
 TAGS = {"[name]", "[place]", "[school]", "[phone]", "[email]", "[address]", "[postcode]"}
 

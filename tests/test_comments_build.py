@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from analysis.core.paths import FIXTURE_DATA, PROJECT_ROOT
 from analysis.core.slug import slugify
 from analysis.data import synthetic
 from analysis.data.params import write_yaml_atomic
@@ -27,8 +28,8 @@ from analysis.data.synthetic_comments import DETAIL_KINDS, local_deny_lists, rea
 from analysis.data.validation import load_valid_extract
 from analysis.methods import comments as cm
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
+ROOT = PROJECT_ROOT
+FIXTURE = FIXTURE_DATA
 
 
 def norm(text: str) -> str:

@@ -9,13 +9,14 @@ import pandas as pd
 import pytest
 
 from analysis.core.errors import ParamsError
+from analysis.core.paths import FIXTURE_DATA, PROJECT_ROOT
 from analysis.data.params import Authority, demo_comparators, resolve_params
 from analysis.methods import comparators as cmp
 from analysis.methods import indicators
 from analysis.methods.disclosure import MIN_COUNT, pooled_comparator, small_count
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
+ROOT = PROJECT_ROOT
+FIXTURE = FIXTURE_DATA
 ME = "E99000001"
 OTHERS = ["E99000004", "E99000006", "E99000007", "E99000040"]
 

@@ -7,13 +7,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from analysis.core.paths import FIXTURE_DATA, PROJECT_ROOT
 from analysis.methods import indicators
 from analysis.methods.indicators import answers_by_survey
 from analysis.reports import briefing as br
 from analysis.reports import glance as gl
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
+ROOT = PROJECT_ROOT
+FIXTURE = FIXTURE_DATA
 ME = "E99000001"
 
 

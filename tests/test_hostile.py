@@ -34,6 +34,7 @@ from pypdf import PdfReader
 
 from analysis.core import escape, guard
 from analysis.core.errors import ExtractError, ParamsError, UserError
+from analysis.core.paths import FIXTURE_DATA, PROJECT_ROOT
 from analysis.core.slug import MAX_SLUG, SlugError, authority_slug, check_unique
 from analysis.data.extract import MAX_CELL, MAX_MAPPING_BYTES, load_mapping, read_extract
 from analysis.data.params import (
@@ -49,8 +50,8 @@ from analysis.pipeline import build as bld
 from analysis.pipeline import render
 from analysis.pipeline.browsercheck import CHROMIUM_ARGS, chromium_path
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "tests" / "fixtures" / "extract.csv"
+ROOT = PROJECT_ROOT
+FIXTURE = FIXTURE_DATA
 #: Fixture authorities kept for the hostile build (the smaller ones: quicker).
 KEEP = ("E99000004", "E99000007", "E99000006", "E99000040")
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from analysis.core.errors import UserError
-from analysis.core.paths import PROJECT_ROOT
+from analysis.core.paths import FIXTURE_DATA, PROJECT_ROOT
 from analysis.data.codebook import load_codebook
 from analysis.data.validation import load_valid_extract
 from analysis.methods.indicators import (
@@ -28,7 +28,7 @@ from analysis.methods.indicators import (
     write_national_tables,
 )
 
-FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "extract.csv"
+FIXTURE = FIXTURE_DATA
 SCALES = ("scale_0_10", "faces_1_5")
 
 

@@ -20,13 +20,13 @@ import pandas as pd
 
 from analysis.core import layout, provenance
 from analysis.core.errors import UserError
-from analysis.core.paths import DEMO_DATA, PROJECT_ROOT
+from analysis.core.paths import DEMO_DATA, FIXTURE_DATA, PROJECT_ROOT
 from analysis.core.provenance import file_stamp
 from analysis.data.validation import load_valid_extract
 from analysis.methods.national import compute_national
 
 #: Where a standalone notebook looks for data when no ``data`` is given.
-DEFAULT_DATA = (DEMO_DATA, PROJECT_ROOT / "tests" / "fixtures" / "extract.csv")
+DEFAULT_DATA = (DEMO_DATA, FIXTURE_DATA)
 
 
 def resolve_project_path(path: str | Path) -> Path:
