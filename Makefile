@@ -48,6 +48,10 @@ help: ## List the targets and the variables they take
 	@echo "One build per REPORTS_DIR at a time: a second one waits (REPORTS_DIR/.wellbeing-reports"
 	@echo "is its lock and marker). clean-reports empties only the default folder or one holding"
 	@echo "that marker, never an empty path, /, your home or the project."
+	@echo
+	@echo "The targets that run project code call one command line, python -m analysis <command>"
+	@echo "(data, validate, params, review, reports, bench); \`$(PY) -m analysis --help\` lists them."
+	@echo "How the code is laid out: docs/architecture.md."
 
 setup: $(VENV)/.installed ## Create the virtual environment and install everything (run once)
 

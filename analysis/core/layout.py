@@ -79,6 +79,7 @@ class Paths:
 # ---------------------------------------------------------------- the national stage's folder
 #: Files the national stage writes beside the national tables (``Paths.national_work``):
 #: private (unsuppressed), read by every notebook.
+COMPARISONS_CSV = "comparisons.csv"  # the first of the national tables (indicators.TABLE_NAMES)
 DRIVERS_FULL_CSV = "drivers_full.csv"
 PERFORMANCE_CSV = "performance.csv"
 FOCUS_CSV = "focus.csv"

@@ -75,6 +75,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.core import layout
 from analysis.core.files import atomic_path, write_csv_atomic
 from analysis.core.provenance import files_hash, text_hash
 from analysis.data.codebook import CODEBOOK_PATH, Codebook, load_codebook
@@ -882,7 +883,7 @@ def round_count(value: float, base: int = 10) -> int:
 def write_drivers(results: DriverResults, reports_dir: Path | str) -> Path:
     """Write ``REPORTS_DIR/national/drivers.csv`` (and ``performance.csv`` beside it)."""
     folder = Path(reports_dir) / "national"
-    path = write_csv_atomic(drivers_table(results), folder / "drivers.csv", "%.10g")
+    path = write_csv_atomic(drivers_table(results), folder / layout.DRIVERS_CSV, "%.10g")
     perf = results.performance.copy()
     for c in ("cv_r2", "cv_mae", "baseline_mae", "cv_auc", "in_sample_r2", "rank_agreement",
               "hgb_cv_r2", "within_r2", "complete_share"):
@@ -892,7 +893,7 @@ def write_drivers(results: DriverResults, reports_dir: Path | str) -> Path:
     # published authority counts it would give the withheld ones away).
     perf["n"] = [round_count(v) for v in perf["n"]]
     perf = perf.drop(columns=[c for c in ("n_low",) if c in perf.columns])
-    write_csv_atomic(perf, folder / "performance.csv", "%.10g")
+    write_csv_atomic(perf, folder / layout.PERFORMANCE_CSV, "%.10g")
     return path
 
 

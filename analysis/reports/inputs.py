@@ -75,7 +75,7 @@ def _standalone(stamp: tuple[str, float, int]) -> Path:
     # Keyed by the data and the code, like the build's national stage: a code
     # change gives a new folder, never a stale one.
     folder = layout.standalone_dir(provenance.text_hash(data_fp, provenance.code_hash()))
-    if (folder / "comparisons.csv").exists():
+    if (folder / layout.COMPARISONS_CSV).exists():
         return folder
     models = layout.build_dir(PROJECT_ROOT / "reports") / "models"
     compute_national(load_valid_extract(source), folder, models, data_fp)
