@@ -470,7 +470,7 @@ def test_slug_collisions_refused_before_anything_is_written(
                           "--params-dir", str(params)], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert cli.returncode == 2 and "E99000007" in cli.stderr and list(params.rglob("*")) == []
-    val = subprocess.run([sys.executable, "-m", "analysis.data.validation", str(data)], cwd=ROOT,
+    val = subprocess.run([sys.executable, "-m", "analysis", "validate", str(data)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert val.returncode == 2 and "elderwick" in val.stderr
 

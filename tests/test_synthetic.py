@@ -69,7 +69,7 @@ def test_same_bytes_in_another_process(full: pd.DataFrame, full_csv: Path,
     """Hash randomisation (PYTHONHASHSEED) must not leak into the data."""
     out = tmp_path / "other.csv"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    res = subprocess.run([sys.executable, "-m", "analysis.data.synthetic", "--out", str(out)],
+    res = subprocess.run([sys.executable, "-m", "analysis", "data", "--out", str(out)],
                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     n_la = full["la_code"].nunique()
     assert res.stdout == f"Wrote {len(full)} rows for {n_la} authorities to {out}\n"
@@ -78,7 +78,7 @@ def test_same_bytes_in_another_process(full: pd.DataFrame, full_csv: Path,
 
 def test_cli_message(tmp_path: Path) -> None:
     out = tmp_path / "fx.csv"
-    res = subprocess.run([sys.executable, "-m", "analysis.data.synthetic", "--fixture", "--out",
+    res = subprocess.run([sys.executable, "-m", "analysis", "data", "--fixture", "--out",
                           str(out)], cwd=ROOT, capture_output=True, text=True, check=True)
     n = len(synthetic.generate_fixture())
     assert res.stdout == f"Wrote {n} rows for 5 authorities to {out}\n"

@@ -26,9 +26,9 @@ from analysis.data.validation import (
     Problem,
     format_problems,
     load_valid_extract,
-    main,
     validate_frame,
 )
+from analysis.pipeline.cli import cmd_validate
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_MAPPING = ROOT / "data" / "reference" / "column-mapping.example.yaml"
@@ -87,7 +87,7 @@ def message_for(df: pd.DataFrame, source: str = "data/x.csv") -> str:
 
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "analysis.data.validation", *map(str, args)],
+        [sys.executable, "-m", "analysis", "validate", *map(str, args)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
 
@@ -357,7 +357,7 @@ def test_main_returns_2_on_a_broken_extract(tmp_path: Path, capsys: pytest.Captu
     df = valid_rows()
     df.loc[0, "has_pet"] = "Yes"
     path = write_csv(df, tmp_path / "bad.csv")
-    assert main([str(path)]) == 2
+    assert cmd_validate([str(path)]) == 2
     err = capsys.readouterr().err
     assert f"{path}: the extract breaks 1 rule" in err and "row 1 'Yes'" in err
 

@@ -35,8 +35,6 @@ ONS code does). See ``docs/synthetic-data.md``.
 
 from __future__ import annotations
 
-import argparse
-import sys
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -834,33 +832,3 @@ def authority_sizes(df: pd.DataFrame) -> pd.DataFrame:
     t = df.groupby(["la_code", "la_name", "survey_year", "survey"]).size().unstack(fill_value=0)
     t["total"] = t.sum(axis=1)
     return t.reset_index()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m analysis data [--out PATH] [--fixture] [--table]``."""
-    ap = argparse.ArgumentParser(prog="python -m analysis data",
-                                 description="Write the synthetic demonstration extract "
-                                             "(fictional authorities; same bytes every run).")
-    ap.add_argument("--out", default=None,
-                    help=f"output CSV [default {DEFAULT_OUT.relative_to(PROJECT_ROOT)}, or "
-                         f"{FIXTURE_PATH.relative_to(PROJECT_ROOT)} with --fixture]")
-    ap.add_argument("--fixture", action="store_true",
-                    help="write the small test fixture instead of the full extract")
-    ap.add_argument("--table", action="store_true",
-                    help="also print the calibration table (target vs achieved) as Markdown")
-    args = ap.parse_args(argv)
-    cfg = load_config(fixture=args.fixture)
-    df = generate(cfg)
-    out = Path(args.out) if args.out else (FIXTURE_PATH if args.fixture else DEFAULT_OUT)
-    write_extract(out, df)
-    print(f"Wrote {len(df)} rows for {df['la_code'].nunique()} authorities to {out}")
-    if args.table:
-        t = calibration_table(df, cfg)
-        t["target"] = (100 * t["target"]).round(1)
-        t["achieved"] = (100 * t["achieved"]).round(1)
-        print(t.to_string(index=False))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

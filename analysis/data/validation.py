@@ -36,9 +36,7 @@ has the spec's columns in codebook order (extra columns dropped), a
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -50,10 +48,9 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from analysis.core.errors import ExtractError, UserError
+from analysis.core.errors import ExtractError
 from analysis.data.codebook import Codebook, Column, load_codebook
 from analysis.data.extract import TEXT_DTYPE, ExtractWarning, map_unique, read_extract, strip_text
-from analysis.data.params import authorities
 
 __all__ = [
     "ExtractWarning",
@@ -62,7 +59,6 @@ __all__ = [
     "extract_schema",
     "format_problems",
     "load_valid_extract",
-    "main",
     "typed_schema",
     "validate_frame",
 ]
@@ -614,38 +610,3 @@ def summary(path: str | Path, df: pd.DataFrame) -> str:
         span = ("year " if len(years) == 1 else "years ") + ", ".join(map(str, years))
     return (f"OK: {path}: {len(df):,} answers from {df['la_code'].nunique():,} "
             f"authorities, {span}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m analysis validate PATH [--mapping FILE]``: check an extract, write nothing."""
-    parser = argparse.ArgumentParser(
-        prog="python -m analysis validate",
-        description="Check a survey extract against the spec and report every problem.",
-    )
-    parser.add_argument("path", help="the survey extract (CSV, UTF-8)")
-    parser.add_argument("--mapping", default=None,
-                        help="column-mapping file for an export with other headers")
-    args = parser.parse_args(argv)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ExtractWarning)
-            df = read_extract(args.path, args.mapping)
-        typed, warns = validate_frame(df, source=args.path)
-
-        authorities(typed, source=args.path)  # two authorities, one output folder
-    except UserError as exc:
-        print(str(exc), file=sys.stderr)
-        return exc.exit_code
-    for w in caught:
-        if issubclass(w.category, ExtractWarning):
-            print(f"warning: {w.message}", file=sys.stderr)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    for message in warns:
-        print(f"warning: {message}", file=sys.stderr)
-    print(summary(args.path, typed))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -27,7 +27,6 @@ Nothing here prints or logs a comment's words.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import io
@@ -35,7 +34,6 @@ import json
 import os
 import re
 import stat
-import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -461,8 +459,6 @@ def approved_quotes(review_dir: str | Path | None, slug: str, la_code: str,
     return out, shown
 
 
-
-
 # ----------------------------------------------------------------------------- build hand-over
 def write_quotes_file(path: Path, quotes: list[Quote], counts: Mapping[str, int]) -> Path:
     """The quotes one briefing may use, for its notebook (the kernel never reads REVIEW_DIR)."""
@@ -519,36 +515,3 @@ def allocate_quotes(quotes: list[Quote], in_care: Iterable[str], leavers: str
             if by_theme.get(t) and len(out["own_words"]) < OWN_WORDS_MAX:
                 out["own_words"].append(by_theme[t].pop(0))
     return out
-
-
-# ----------------------------------------------------------------------------- command line
-def main(argv: list[str] | None = None) -> int:
-    """``python -m analysis review --data D --params-dir P --review-dir R [--mapping M]``."""
-    ap = argparse.ArgumentParser(prog="make review",
-                                 description="Write the confidential comment-review files.")
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--mapping", default=None)
-    ap.add_argument("--params-dir", default="params")
-    ap.add_argument("--review-dir", default="review")
-    ap.add_argument("--only", default="", help="comma-separated authority slugs")
-    args = ap.parse_args(argv)
-    try:
-        s = write_review(Path(args.data), Path(args.params_dir), Path(args.review_dir),
-                         Path(args.mapping) if args.mapping else None,
-                         [x for x in args.only.split(",") if x.strip()] or None)
-    except UserError as exc:
-        print(str(exc), file=sys.stderr)
-        return exc.exit_code
-    print(f"Review files for {s.authorities} authorities in {args.review_dir}/: "
-          f"{s.comments:,} comments, {s.redactions:,} personal details redacted, "
-          f"{s.flagged:,} flagged for safeguarding (listed in {args.review_dir}/safeguarding.csv)."
-          f" Kept {s.kept_approvals:,} approvals and {s.kept_edits:,} edits"
-          + (f"; {s.reset_approvals:,} approvals withdrawn because the comment's words changed"
-             if s.reset_approvals else "") + ".")
-    for failure in s.failures:
-        print(f"  SKIPPED {failure}", file=sys.stderr)
-    return 1 if s.failures else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -12,22 +12,15 @@ measures the general recognisers alone.
 
 from __future__ import annotations
 
-import argparse
-import sys
-
 import pandas as pd
 
 from analysis.core.provenance import stable_key
-from analysis.data import synthetic
 from analysis.data.codebook import load_codebook
 from analysis.data.synthetic_comments import (
     add_comments,
     comment_truth,
-    local_deny_lists,
-    read_truth,
     second_set_config,
 )
-from analysis.data.validation import load_valid_extract
 from analysis.methods.redact import KIND_OF_TAG, find, name_lists
 from analysis.methods.safeguarding import flag
 
@@ -146,27 +139,6 @@ def report(df: pd.DataFrame, truth: pd.DataFrame,
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-
-    ap = argparse.ArgumentParser(prog="python -m analysis.methods.comments_eval")
-    ap.add_argument("data", nargs="?", default=str(synthetic.DEFAULT_OUT))
-    ap.add_argument("--fixture", action="store_true", help="deny-lists of the fixture's config")
-    ap.add_argument("--no-deny-lists", action="store_true")
-    ap.add_argument("--second-set", action="store_true",
-                    help="comments of the separate evaluation set (other names, places, "
-                         "schools, sentences; no deny-lists) on the extract's respondents")
-    args = ap.parse_args(argv)
-    df = load_valid_extract(args.data, free_text=True)
-    truth = read_truth(args.data)
-    deny = None if args.no_deny_lists else local_deny_lists(
-        synthetic.load_config(fixture=args.fixture))
-    if args.second_set:
-        df, truth = second_set(df, synthetic.load_config(fixture=args.fixture))
-        deny = None
-    print(report(df, truth, deny))
-    return 0
-
-
 def second_set(df: pd.DataFrame, cfg: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The extract's respondents with comments from the separate evaluation set."""
     import numpy as np
@@ -182,7 +154,3 @@ def second_set(df: pd.DataFrame, cfg: dict) -> tuple[pd.DataFrame, pd.DataFrame]
     truth["known"] = False  # no deny-lists are used for the second set
     out.attrs.clear()
     return out, truth
-
-
-if __name__ == "__main__":
-    sys.exit(main())
