@@ -56,6 +56,11 @@ class Paths:
         return self.work / "national"
 
     @property
+    def authority_csvs(self) -> Path:
+        """Every authority's contract CSVs from the national stage, one folder per slug."""
+        return self.national_work / "authorities"
+
+    @property
     def national(self) -> Path:
         return self.reports / "national"
 

@@ -4,9 +4,13 @@ Stages
   1. validate the extract (nothing runs on a partly valid extract);
   2. national stage, once: pooled comparison tables, driver models (cached),
      focus areas for every authority, written to the build folder
-     (``build_dir``: outside ``REPORTS_DIR``, private), and the national CSVs;
-  3. per authority, ``JOBS`` at a time: Papermill runs the indicators and
-     briefing notebooks on a warm kernel, then the briefing is rendered;
+     (``build_dir``: outside ``REPORTS_DIR``, private), the national CSVs, and
+     every authority's contract CSVs (``indicators.csv``, ``wellbeing.csv``,
+     ``breakdowns.csv``, ``change.csv``: fit once, slice many);
+  3. per authority, ``JOBS`` at a time: Papermill runs the briefing notebook on
+     a warm kernel while the worker writes and renders the young people's
+     version; then the briefing is rendered and the authority's files (its
+     CSVs from the national stage among them) are published together;
   4. the index page.
 
 Incremental: every stage records a fingerprint of its inputs (data bytes,
@@ -53,20 +57,31 @@ from analysis.core.paths import PROJECT_ROOT
 from analysis.core.provenance import code_hash, code_version, data_hash, text_hash
 from analysis.data.params import Authority, authorities, ensure_params, resolve_params
 from analysis.data.validation import load_valid_extract
-from analysis.methods import drivers, national
+from analysis.methods import drivers, indicators, national
 from analysis.methods.comments import approved_quotes, quotes_fingerprint, write_quotes_file
 from analysis.methods.national import compute_national
 from analysis.pipeline.kernels import run_notebook, shutdown, warm_kernel
-from analysis.pipeline.render import available_renderer, render_index, render_notebook
+from analysis.pipeline.render import (
+    available_renderer,
+    render_index,
+    render_markdown,
+    render_notebook,
+)
+from analysis.reports import young_people
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
-LA_NOTEBOOKS = ("indicators", "briefing", "young_people")
+#: The one notebook the build runs per authority (``indicators.ipynb`` and
+#: ``young_people.ipynb`` are the analyst's: their outputs come from the
+#: national stage and from :func:`young_people_document`).
+LA_NOTEBOOKS = ("briefing",)
 FORMATS = ("html", "pdf", "docx")
-#: Documents besides the briefing: (notebook, output stem, title, formats it comes in).
+#: Documents besides the briefing, made in the worker from ``analysis.reports``:
+#: (name, output stem, title, formats it comes in). The name is the analyst's
+#: notebook whose front matter the document shares.
 EXTRA_DOCUMENTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("young_people", "young-people", "what you told us, and what happens next", ("html", "pdf")),
 )
-STATE_VERSION = 2  # 2: authorities carry their answer counts
+STATE_VERSION = 3  # 2: authorities carry their answer counts; 3: contract CSVs per authority
 
 
 def build_date() -> str:
@@ -115,7 +130,41 @@ def national_stage(
              f"and focus areas ready ({time.monotonic() - t1:.1f} s)")
     drivers.write_drivers(results, paths.reports)
     national.write_national_csvs(tables, paths.reports / "national")
+    t2 = time.monotonic()
+    failed = write_authority_csvs(paths, auths, briefing_years(auths, paths.params))
+    log.info(f"Contract CSVs of {len(auths) - len(failed)} authorities written "
+             f"({time.monotonic() - t2:.1f} s)")
     return auths
+
+
+def write_authority_csvs(paths: Paths, auths: list[Authority], years: dict[str, int]
+                         ) -> dict[str, str]:
+    """Every authority's contract CSVs, in one loop here rather than one notebook each.
+
+    ``indicators.csv``, ``wellbeing.csv``, ``breakdowns.csv`` and ``change.csv``
+    (``indicators.write_la_outputs``) go to ``Paths.authority_csvs/<slug>/``,
+    private until the authority's job publishes them with its briefing (so a
+    failed authority publishes none of them). The tables are read back from
+    the national folder, as a notebook reads them, so the bytes are those an
+    ``indicators.ipynb`` run on the build's folder writes. An authority whose
+    figures cannot be sliced (e.g. a parameter file asking for a year it has
+    no answers in) gets ``<slug>.error`` with the reason instead; its job fails
+    with it and the others are unaffected. Returns slug -> reason of those.
+    """
+    tables = indicators.read_national_tables(paths.national_work)
+    root = paths.authority_csvs
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    failed: dict[str, str] = {}
+    for auth in auths:
+        try:
+            indicators.write_la_outputs(tables, auth.la_code, years[auth.la_code],
+                                        root / auth.slug)
+        except Exception as exc:  # noqa: BLE001 - isolated: this authority fails, not all
+            shutil.rmtree(root / auth.slug, ignore_errors=True)
+            failed[auth.slug] = f"{getattr(exc, 'ename', type(exc).__name__)}: {exc}"
+            write_atomic(root / f"{auth.slug}.error", failed[auth.slug])
+    return failed
 
 
 def briefing_years(auths: list[Authority], params_dir: Path) -> dict[str, int]:
@@ -155,6 +204,8 @@ class Job:
     formats: tuple[str, ...] = FORMATS
     #: formats already published with this fingerprint (kept, not rendered again)
     kept_formats: tuple[str, ...] = ()
+    #: where the national stage wrote the authorities' contract CSVs (``Paths.authority_csvs``)
+    csv_root: Path | None = None
 
 
 @dataclass
@@ -181,34 +232,51 @@ def _cell_of(exc: BaseException) -> str:
 
 
 def run_job(job: Job) -> Outcome:
-    """Build one authority (or the national briefing) in a scratch folder."""
+    """Build one authority (or the national briefing) in a scratch folder.
+
+    An authority's one notebook (the briefing) runs on the kernel while this
+    process writes and renders the young people's version beside it (the
+    kernel is busy and this process would otherwise wait); the contract CSVs
+    the national stage wrote join the scratch folder, and everything is
+    published together. The job's log gets each stage's seconds.
+    """
 
     start = time.monotonic()
     shutil.rmtree(job.scratch, ignore_errors=True)
     job.scratch.mkdir(parents=True)
     job.log_file.parent.mkdir(parents=True, exist_ok=True)
     current = ""
+    timings: dict[str, float] = {}
     try:
-        for name in job.notebooks:
-            current = name
-            source = NOTEBOOKS / f"{name}.ipynb"
-            run_notebook(
-                source,
-                job.scratch / f"{name}.ipynb",
-                parameters_for(source, job.params),
-                cwd=job.scratch,
-                warm=job.warm,
-            )
-        current = "render"
-        date = long_date(job.params.get("build_date", ""))
-        for notebook, stem, title, allowed in outputs_of(job):
-            formats = [f for f in job.formats if f in allowed]
+        with cf.ThreadPoolExecutor(1) as side:
+            extra = [side.submit(_timed, timings, stem, young_people_document, job, spec)
+                     for spec in extra_documents(job) for stem in (spec[1],)]
+            for name in job.notebooks:
+                current = name
+                source = NOTEBOOKS / f"{name}.ipynb"
+                _timed(timings, name, run_notebook,
+                       source,
+                       job.scratch / f"{name}.ipynb",
+                       parameters_for(source, job.params),
+                       cwd=job.scratch,
+                       warm=job.warm,
+                       )
+            current = "render"
+            date = long_date(job.params.get("build_date", ""))
+            notebook = job.notebooks[-1]
+            formats = [f for f in job.formats if f in FORMATS]
             if formats:
-                render_notebook(
-                    job.scratch / f"{notebook}.ipynb", job.scratch, stem=stem,
-                    formats=formats, renderer=job.renderer,
-                    metadata={"title": title, "date": date},
-                )
+                _timed(timings, "render", render_notebook,
+                       job.scratch / f"{notebook}.ipynb", job.scratch, stem="briefing",
+                       formats=formats, renderer=job.renderer,
+                       metadata={"title": job.title, "date": date},
+                       )
+            for spec, fut in zip(extra_documents(job), extra, strict=True):
+                current = spec[0]
+                fut.result()
+        if job.csv_root is not None:
+            current = "indicators"
+            copy_authority_csvs(job.csv_root, job.slug, job.scratch)
         current_formats = tuple(sorted(set(job.formats) | set(job.kept_formats),
                                        key=FORMATS.index))
         global _PUBLISHING
@@ -223,12 +291,64 @@ def run_job(job: Job) -> Outcome:
             if _STOP_REQUESTED is not None:
                 _stop_worker(_STOP_REQUESTED, None)
         seconds = time.monotonic() - start
-        job.log_file.write_text(f"built {job.slug} in {seconds:.1f} s\n", encoding="utf-8")
+        stages = ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
+        job.log_file.write_text(f"built {job.slug} in {seconds:.1f} s ({stages})\n",
+                                encoding="utf-8")
         return Outcome(job.slug, job.name, True, seconds, files=files, key=job.key)
     except BaseException as exc:  # noqa: BLE001 - isolated: reported, never raised
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         return fail_job(job, exc, current, start)
+
+
+def _timed(timings: dict[str, float], name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, its wall seconds recorded as ``timings[name]`` (the job log)."""
+    t0 = time.monotonic()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        timings[name] = time.monotonic() - t0
+
+
+def extra_documents(job: Job) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """The documents besides the briefing this job renders (in at least one format)."""
+    if job.kind != "authority":
+        return []
+    return [spec for spec in EXTRA_DOCUMENTS if any(f in spec[3] for f in job.formats)]
+
+
+def young_people_document(job: Job, spec: tuple[str, str, str, tuple[str, ...]]) -> None:
+    """The young people's version, made here from ``analysis.reports.young_people``.
+
+    The same call, with the same parameters, as the cell of
+    ``notebooks/young_people.ipynb`` (which stays the analyst's way to read
+    it), without a Papermill run: its sections are Markdown already. It is
+    rendered with the notebook's front matter; its one figure goes to the
+    scratch folder's ``figures/`` like the briefing's.
+    """
+    name, stem, title, allowed = spec
+    p = job.params
+    _, sections = young_people.prepare(
+        we_will=p.get("we_will") or [], la_code=p["la_code"], survey_year=p["survey_year"],
+        national_dir=p["national_dir"], reports_dir=p.get("reports_dir"), out_dir=job.scratch,
+    )
+    render_markdown(sections, job.scratch / f"{name}.ipynb", job.scratch, stem=stem,
+                    formats=[f for f in job.formats if f in allowed], renderer=job.renderer,
+                    metadata={"title": f"{job.name}: {title}",
+                              "date": long_date(p.get("build_date", ""))},
+                    front_from=NOTEBOOKS / f"{name}.ipynb")
+
+
+def copy_authority_csvs(root: Path, slug: str, scratch: Path) -> None:
+    """Put the authority's contract CSVs (from the national stage) into its scratch folder."""
+    folder = root / slug
+    if not folder.is_dir():
+        error = root / f"{slug}.error"
+        reason = (error.read_text(encoding="utf-8") if error.exists()
+                  else f"no contract CSVs in {folder}")
+        raise UserError(f"its indicators could not be computed: {reason}")
+    for src in sorted(folder.glob("*.csv")):
+        shutil.copyfile(src, scratch / src.name)
 
 
 @functools.lru_cache(maxsize=16)
@@ -253,20 +373,10 @@ def parameters_for(notebook: Path, params: dict[str, Any]) -> dict[str, Any]:
     return dict(params) if names is None else {k: v for k, v in params.items() if k in names}
 
 
-def outputs_of(job: Job) -> list[tuple[str, str, str, tuple[str, ...]]]:
-    """(notebook, output stem, title, formats it can have) of every document a job renders."""
-    if job.kind == "national":
-        return [(job.notebooks[-1], "briefing", job.title, FORMATS)]
-    return [("briefing", "briefing", job.title, FORMATS),
-            *[(nb, stem, f"{job.name}: {title}", fmts)
-              for nb, stem, title, fmts in EXTRA_DOCUMENTS if nb in job.notebooks]]
-
-
 def output_files(kind: str, formats: tuple[str, ...] | list[str] = FORMATS) -> list[str]:
     """File names of the documents of an authority (or the national job) in ``formats``."""
     docs = [("briefing", FORMATS)] + (
-        [(stem, fmts) for nb, stem, _, fmts in EXTRA_DOCUMENTS if nb in LA_NOTEBOOKS]
-        if kind == "authority" else [])
+        [(stem, fmts) for _, stem, _, fmts in EXTRA_DOCUMENTS] if kind == "authority" else [])
     return [f"{stem}.{f}" for stem, fmts in docs for f in formats if f in fmts]
 
 
@@ -282,6 +392,14 @@ def withdraw_stale(job: Job) -> None:
             (job.out_dir / name).unlink(missing_ok=True)
 
 
+def stage_label(job: Job, stage: str, cell: str = "") -> str:
+    """Where a job failed, as its summary line says it ("briefing.ipynb cell [3] ...")."""
+    if stage in job.notebooks:
+        return f"{stage}.ipynb {cell}".strip()
+    extra = {name: f"{stem} ({name}.ipynb's content)" for name, stem, _, _ in EXTRA_DOCUMENTS}
+    return {"render": "rendering", "indicators": "contract CSVs", **extra}.get(stage, stage)
+
+
 def fail_job(job: Job, exc: BaseException, stage: str, start: float) -> Outcome:
     """Record a failure: log, keep the executed notebook, withdraw stale outputs."""
     job.stamp.unlink(missing_ok=True)
@@ -289,7 +407,7 @@ def fail_job(job: Job, exc: BaseException, stage: str, start: float) -> Outcome:
     evalue = getattr(exc, "evalue", str(exc))
     reason = f"{ename}: {evalue}".strip().splitlines()[0][:300]
     cell = _cell_of(exc)
-    where = f"{stage}.ipynb {cell}".strip() if stage != "render" else "rendering"
+    where = stage_label(job, stage, cell)
     if isinstance(exc, OSError) and not getattr(exc, "ename", None):
         reason = guard.disk_message(exc)
     kept = ""
@@ -580,7 +698,7 @@ def plan_jobs(
             fingerprint=fingerprint, out_dir=out_dir, scratch=paths.scratch / auth.slug,
             stamp=stamp, log_file=paths.logs / f"{auth.slug}.log", renderer=renderer,
             warm=warm, title=f"{auth.la_name}: children's well-being briefing",
-            key=auth.la_code, formats=formats, kept_formats=kept,
+            key=auth.la_code, formats=formats, kept_formats=kept, csv_root=paths.authority_csvs,
         ))
     return jobs, failures
 
@@ -744,7 +862,7 @@ def _run_locked(args: argparse.Namespace, log: Logger, paths: Paths, data: Path,
     log.info(renderer_note(args.renderer, renderer))
 
     if (not args.force and state.get("version") == STATE_VERSION
-            and state.get("national") == national_fp and paths.national_work.exists()):
+            and state.get("national") == national_fp and paths.authority_csvs.is_dir()):
         auths = [Authority(a["la_code"], a["la_name"], a["latest_year"], tuple(a["years"]),
                            tuple(tuple(x) for x in a.get("answers", [])))
                  for a in state["authorities"]]
