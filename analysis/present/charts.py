@@ -408,6 +408,7 @@ def _scaled(value: float, mid: float, half: float, lower: bool) -> float:
 def spine_figure(rows: pd.DataFrame, title: str) -> Any:
     """Small multiples by survey: each result's range across authorities and this authority."""
     import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
 
     cb = load_codebook()
@@ -419,6 +420,12 @@ def spine_figure(rows: pd.DataFrame, title: str) -> Any:
                                  squeeze=False)
         for ax, survey in zip(axes[0], surveys, strict=False):
             sel = rows[rows["survey"] == survey].set_index("indicator")
+            # One artist per layer, not three per row: drawing hundreds of artists was
+            # most of a briefing's time. Rows never overlap, so the pixels are the same
+            # (the rules stay one per row: they set the axis limits, to the last bit).
+            bands: list[list[tuple[float, float]]] = []
+            middles: list[list[tuple[float, float]]] = []
+            marks: dict[str, tuple[list[float], list[int]]] = {}
             for y, mid in enumerate(measures):
                 ax.axhline(y, color=NEUTRAL["rule"], linewidth=0.6, zorder=0)
                 if mid not in sel.index:
@@ -432,14 +439,19 @@ def spine_figure(rows: pd.DataFrame, title: str) -> Any:
                                                                                  r["high"]))
                 q1, q3 = sorted(_scaled(float(v), centre, half, lower) for v in (r["q1"],
                                                                                  r["q3"]))
-                ax.plot([lo, hi], [y, y], color=NEUTRAL["band"], linewidth=6, solid_capstyle="butt",
-                        zorder=1)
-                ax.plot([q1, q3], [y, y], color=NEUTRAL["band_mid"], linewidth=6,
-                        solid_capstyle="butt",
-                        zorder=2)
-                style = FLAG_STYLE.get(str(r["flag"]), FLAG_STYLE["similar"])
-                ax.scatter([_scaled(float(r["pct"]), centre, half, lower)], [y],
-                           marker=style["marker"], s=38, color=style["color"],
+                bands.append([(lo, y), (hi, y)])
+                middles.append([(q1, y), (q3, y)])
+                flag = str(r["flag"]) if str(r["flag"]) in FLAG_STYLE else "similar"
+                xs, ys = marks.setdefault(flag, ([], []))
+                xs.append(_scaled(float(r["pct"]), centre, half, lower))
+                ys.append(y)
+            ax.add_collection(LineCollection(bands, colors=NEUTRAL["band"], linewidths=6,
+                                             capstyle="butt", zorder=1))
+            ax.add_collection(LineCollection(middles, colors=NEUTRAL["band_mid"], linewidths=6,
+                                             capstyle="butt", zorder=2))
+            for flag, (xs, ys) in marks.items():
+                style = FLAG_STYLE[flag]
+                ax.scatter(xs, ys, marker=style["marker"], s=38, color=style["color"],
                            edgecolor=OKABE_ITO["black"], linewidth=0.6, zorder=3)
             ax.axvline(0, color=OKABE_ITO["black"], linewidth=0.9, zorder=2)
             ax.set_xlim(-1.15, 1.15)
