@@ -58,7 +58,7 @@ class Paths:
     @property
     def authority_csvs(self) -> Path:
         """Every authority's contract CSVs from the national stage, one folder per slug."""
-        return self.national_work / "authorities"
+        return self.national_work / AUTHORITY_CSVS
 
     @property
     def national(self) -> Path:
@@ -87,6 +87,8 @@ class Paths:
 DRIVERS_FULL_CSV = "drivers_full.csv"
 PERFORMANCE_CSV = "performance.csv"
 FOCUS_CSV = "focus.csv"
+#: Folder of the national stage's folder holding every authority's contract CSVs.
+AUTHORITY_CSVS = "authorities"
 #: Published national files (``REPORTS_DIR/national``), per interfaces.md.
 DRIVERS_CSV = "drivers.csv"
 RATES_CSV = "rates.csv"

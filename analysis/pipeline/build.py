@@ -52,7 +52,7 @@ from analysis.core import guard
 from analysis.core.errors import UserError
 from analysis.core.escape import log_text
 from analysis.core.files import write_atomic
-from analysis.core.layout import Paths, private_dir
+from analysis.core.layout import AUTHORITY_CSVS, Paths, private_dir
 from analysis.core.paths import PROJECT_ROOT
 from analysis.core.provenance import code_hash, code_version, data_hash, text_hash
 from analysis.data.params import Authority, authorities, ensure_params, resolve_params
@@ -115,7 +115,13 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 def national_stage(
     data: Path, mapping: Path | None, paths: Paths, data_fp: str, code_fp: str, log: Logger
 ) -> list[Authority]:
-    """Validate and do all once-per-run work; return the authorities in the data."""
+    """Validate and do all once-per-run work; return the authorities in the data.
+
+    The driver models, the longest step, are fitted (or read from their
+    cache) in a process of their own, started first; meanwhile this process
+    computes the comparison tables and slices every authority's contract
+    CSVs from them. The results are those of one process doing it all.
+    """
 
     t0 = time.monotonic()
     df = load_valid_extract(data, mapping)
@@ -124,35 +130,60 @@ def national_stage(
     log.info(f"Validated {data}: {len(df):,} answers from {df['la_code'].nunique()} authorities "
              f"({time.monotonic() - t0:.1f} s)")
     t1 = time.monotonic()
-    tables, results = compute_national(df, paths.national_work, paths.work / "models", data_fp,
-                                       briefing_years(authorities(df), paths.params))
+    years = briefing_years(auths, paths.params)
+    fitter = cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"),
+                                    initializer=_fitter_init, initargs=(os.getpid(),))
+    written: dict[str, Any] = {}
+
+    def contract_csvs(folder: Path) -> None:
+        t = time.monotonic()
+        written["failed"] = write_authority_csvs(folder, auths, years)
+        written["seconds"] = time.monotonic() - t
+
+    try:
+        fit = fitter.submit(_fit_models, df, paths.work / "models", data_fp)
+        tables, results = compute_national(df, paths.national_work, paths.work / "models",
+                                           data_fp, years, fitted=fit.result,
+                                           with_tables=contract_csvs)
+    finally:
+        fitter.shutdown(wait=False, cancel_futures=True)
     log.info(f"National stage: every authority compared with the others, driver models "
-             f"and focus areas ready ({time.monotonic() - t1:.1f} s)")
+             f"and focus areas ready ({time.monotonic() - t1:.1f} s; meanwhile the contract "
+             f"CSVs of {len(auths) - len(written['failed'])} authorities, "
+             f"{written['seconds']:.1f} s)")
     drivers.write_drivers(results, paths.reports)
     national.write_national_csvs(tables, paths.reports / "national")
-    t2 = time.monotonic()
-    failed = write_authority_csvs(paths, auths, briefing_years(auths, paths.params))
-    log.info(f"Contract CSVs of {len(auths) - len(failed)} authorities written "
-             f"({time.monotonic() - t2:.1f} s)")
     return auths
 
 
-def write_authority_csvs(paths: Paths, auths: list[Authority], years: dict[str, int]
+def _fitter_init(parent_pid: int) -> None:
+    """The model-fitting process dies with the build and leaves Ctrl-C to it."""
+    guard.die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _fit_models(df: Any, models_dir: Path, data_fp: str) -> drivers.DriverResults:
+    """The national stage's driver models (fitted, or read from their cache), in their process."""
+    return drivers.cached_national_models(df, models_dir, data_fp)
+
+
+def write_authority_csvs(national_dir: Path, auths: list[Authority], years: dict[str, int]
                          ) -> dict[str, str]:
     """Every authority's contract CSVs, in one loop here rather than one notebook each.
 
     ``indicators.csv``, ``wellbeing.csv``, ``breakdowns.csv`` and ``change.csv``
-    (``indicators.write_la_outputs``) go to ``Paths.authority_csvs/<slug>/``,
-    private until the authority's job publishes them with its briefing (so a
-    failed authority publishes none of them). The tables are read back from
-    the national folder, as a notebook reads them, so the bytes are those an
-    ``indicators.ipynb`` run on the build's folder writes. An authority whose
-    figures cannot be sliced (e.g. a parameter file asking for a year it has
-    no answers in) gets ``<slug>.error`` with the reason instead; its job fails
-    with it and the others are unaffected. Returns slug -> reason of those.
+    (``indicators.write_la_outputs``) go to ``<national_dir>/authorities/<slug>/``
+    (``Paths.authority_csvs``), private until the authority's job publishes
+    them with its briefing (so a failed authority publishes none of them).
+    The tables are read back from ``national_dir``, as a notebook reads them,
+    so the bytes are those an ``indicators.ipynb`` run on the build's folder
+    writes. An authority whose figures cannot be sliced (e.g. a parameter
+    file asking for a year it has no answers in) gets ``<slug>.error`` with
+    the reason instead; its job fails with it and the others are unaffected.
+    Returns slug -> reason of those.
     """
-    tables = indicators.read_national_tables(paths.national_work)
-    root = paths.authority_csvs
+    tables = indicators.read_national_tables(national_dir)
+    root = Path(national_dir) / AUTHORITY_CSVS
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     failed: dict[str, str] = {}
@@ -499,8 +530,13 @@ def _stop_worker(signum: int, frame: Any) -> None:
     os._exit(128 + signum)
 
 
-def _warm_up(parent_pid: int | None = None) -> None:
+def _warm_up(parent_pid: int | None = None, national_dir: str | None = None) -> None:
     """Worker initialiser: die with the build, start the kernel, import the package early.
+
+    With ``national_dir`` (the national stage was up to date) the kernel and
+    this process also read the national tables now, each while the other
+    does: the first authority's notebook and young people's version then
+    start on a warm cache.
 
     Ctrl-C reaches every process of the terminal's group; workers ignore it so
     the build decides (it stops them with SIGTERM and prints its summary).
@@ -520,12 +556,24 @@ def _warm_up(parent_pid: int | None = None) -> None:
         kc = km.client()
         kc.start_channels()
         kc.wait_for_ready(timeout=60)
-        kc.execute_interactive(
-            "import analysis.reports.briefing, analysis.reports.glance, "
-            "analysis.reports.young_people, analysis.reports.national",
-            timeout=120,
-        )
+        code = ("import analysis.reports.briefing, analysis.reports.glance, "
+                "analysis.reports.young_people, analysis.reports.national")
+        tables = national_dir is not None and (Path(national_dir) / "comparisons.csv").exists()
+        if tables:
+            code += (f"\nanalysis.methods.indicators.read_national_tables({national_dir!r})")
+        msg_id = kc.execute(code, store_history=False)
+        if tables:
+            indicators.read_national_tables(national_dir)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            reply = kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                break
         kc.stop_channels()
+
+
+def _ready() -> None:
+    """A no-op job: submitted once per worker so every worker starts (and warms up) now."""
 
 
 # ---------------------------------------------------------------- progress
@@ -861,6 +909,21 @@ def _run_locked(args: argparse.Namespace, log: Logger, paths: Paths, data: Path,
         renderer = available_renderer(renderer)
     log.info(renderer_note(args.renderer, renderer))
 
+    started: list[Workers] = []
+    try:
+        return _build(args, log, paths, data, mapping, formats, t0, state, known, national_fp,
+                      renderer, data_fp, code_fp, only, started)
+    finally:
+        for workers in started:
+            workers.close(stop=True)  # a no-op unless an error ended the build early
+
+
+def _build(args: argparse.Namespace, log: Logger, paths: Paths, data: Path, mapping: Path | None,
+           formats: tuple[str, ...], t0: float, state: dict[str, Any], known: list[Authority],
+           national_fp: str, renderer: str, data_fp: str, code_fp: str, only: tuple[str, ...],
+           started: list[Workers]) -> int:
+    """Everything after the fingerprints; ``started`` gets the workers once they start."""
+    workers: Workers | None = None
     if (not args.force and state.get("version") == STATE_VERSION
             and state.get("national") == national_fp and paths.authority_csvs.is_dir()):
         auths = [Authority(a["la_code"], a["la_name"], a["latest_year"], tuple(a["years"]),
@@ -869,6 +932,13 @@ def _run_locked(args: argparse.Namespace, log: Logger, paths: Paths, data: Path,
         log.info("Extract and code unchanged: national stage up to date "
                  f"({len(auths)} authorities)")
     else:
+        # Every authority's fingerprint holds the national one: all will be built, so
+        # the workers start now and warm up (kernels, imports) beside the national stage.
+        count, note = guard.worker_count(args.jobs, max(len(known), args.jobs) + 1)
+        if note:
+            log.info(note)
+        workers = Workers(count)
+        started.append(workers)
         auths = national_stage(data, mapping, paths, data_fp, code_fp, log)
         national_fp = text_hash(data_fp, code_fp, briefing_years(auths, paths.params))
         write_json_atomic(paths.state_file, {
@@ -909,13 +979,18 @@ def _run_locked(args: argparse.Namespace, log: Logger, paths: Paths, data: Path,
     index = paths.reports / "index.html"
     index_error = ""
     if jobs:
-        workers, note = guard.worker_count(args.jobs, len(jobs))
-        if note:
-            log.info(note)
-        log.info(f"Building {len(jobs)} briefing(s) with {workers} worker(s); "
+        if workers is None:
+            count, note = guard.worker_count(args.jobs, len(jobs))
+            if note:
+                log.info(note)
+            workers = Workers(count, paths.national_work)
+            started.append(workers)
+        log.info(f"Building {len(jobs)} briefing(s) with {workers.count} worker(s); "
                  f"{up_to_date} already up to date")
         done, interrupted = execute(jobs, workers, log)
         outcomes.update(done)
+    elif workers is not None:
+        workers.close(stop=True)
     try:
         if jobs or failures or not index.exists():
             years = {a.la_code: a.latest_year for a in auths}
@@ -949,27 +1024,57 @@ def parse_formats(text: str | None) -> tuple[str, ...]:
     return tuple(f for f in FORMATS if f in wanted)
 
 
-def execute(jobs: list[Job], workers: int, log: Logger
-            ) -> tuple[dict[str, Outcome], Interrupted | None]:
-    """Run the jobs in ``workers`` processes; Ctrl-C or SIGTERM stops them all cleanly.
+class Workers:
+    """The build's worker processes, started as soon as there is certainly work for them.
 
+    Started before the national stage (or before planning), they import the
+    package and start their kernels while this process is still busy, so the
+    first authority starts on a warm kernel instead of waiting for one.
     Workers (and through them their kernels) die with this process even when
-    it is killed outright (parent-death signal); on an interruption they are
-    stopped here, unfinished jobs are dropped and what finished is returned.
+    it is killed outright (parent-death signal).
+    """
+
+    def __init__(self, count: int, national_dir: Path | None = None):
+        self.count = count
+        self.kernel_dir = guard.kernel_folder()
+        self.previous_env = os.environ.get(guard.KERNEL_DIR_ENV)
+        os.environ[guard.KERNEL_DIR_ENV] = self.kernel_dir  # inherited by the spawned workers
+        self.closed = False
+        self.pool = cf.ProcessPoolExecutor(
+            count, mp_context=mp.get_context("spawn"), initializer=_warm_up,
+            initargs=(os.getpid(), str(national_dir.resolve()) if national_dir else None))
+        for _ in range(count):  # workers start on demand: one no-op each starts them all
+            self.pool.submit(_ready)
+
+    def close(self, stop: bool = False) -> None:
+        """Wait for the workers to finish (``stop``: stop them now); remove their sockets."""
+        if self.closed:
+            return
+        self.closed = True
+        if stop:
+            _stop_pool(self.pool)
+        else:
+            self.pool.shutdown(wait=True)
+        if self.previous_env is None:
+            os.environ.pop(guard.KERNEL_DIR_ENV, None)
+        else:
+            os.environ[guard.KERNEL_DIR_ENV] = self.previous_env
+        shutil.rmtree(self.kernel_dir, ignore_errors=True)
+
+
+def execute(jobs: list[Job], workers: Workers, log: Logger
+            ) -> tuple[dict[str, Outcome], Interrupted | None]:
+    """Run the jobs on ``workers``; Ctrl-C or SIGTERM stops them all cleanly.
+
+    On an interruption the workers are stopped here, unfinished jobs are
+    dropped and what finished is returned.
     """
     progress = Progress(len(jobs), log)
     results: dict[str, Outcome] = {}
-    ctx = mp.get_context("spawn")
-    workers = max(1, min(workers, len(jobs)))
-    kernel_dir = guard.kernel_folder()
-    previous_env = os.environ.get(guard.KERNEL_DIR_ENV)
-    os.environ[guard.KERNEL_DIR_ENV] = kernel_dir  # inherited by the spawned workers
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupted)
     interrupted: Interrupted | None = None
-    pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_warm_up,
-                                  initargs=(os.getpid(),))
     try:
-        futures = {pool.submit(run_job, job): job for job in jobs}
+        futures = {workers.pool.submit(run_job, job): job for job in jobs}
         for fut in cf.as_completed(futures):
             job = futures[fut]
             try:
@@ -989,15 +1094,7 @@ def execute(jobs: list[Job], workers: int, log: Logger
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         progress.close()
-        if interrupted is not None:
-            _stop_pool(pool)
-        else:
-            pool.shutdown(wait=True)
-        if previous_env is None:
-            os.environ.pop(guard.KERNEL_DIR_ENV, None)
-        else:
-            os.environ[guard.KERNEL_DIR_ENV] = previous_env
-        shutil.rmtree(kernel_dir, ignore_errors=True)
+        workers.close(stop=interrupted is not None)
     return results, interrupted
 
 
