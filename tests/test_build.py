@@ -360,7 +360,7 @@ def test_failing_notebook_is_isolated_and_kept(built: dict, tmp_path: Path) -> N
     )
     outcome = run_job(job)
     assert not outcome.ok
-    assert outcome.cell.startswith("indicators.ipynb cell")
+    assert outcome.cell.startswith("briefing.ipynb cell")
     assert "E99999999" in outcome.error
     assert Path(outcome.kept).is_file() and Path(outcome.kept).parent == out / "failed"
     assert not job.stamp.exists()

@@ -56,6 +56,11 @@ class Paths:
         return self.work / "national"
 
     @property
+    def authority_csvs(self) -> Path:
+        """Every authority's contract CSVs from the national stage, one folder per slug."""
+        return self.national_work / AUTHORITY_CSVS
+
+    @property
     def national(self) -> Path:
         return self.reports / "national"
 
@@ -83,6 +88,8 @@ COMPARISONS_CSV = "comparisons.csv"  # the first of the national tables (indicat
 DRIVERS_FULL_CSV = "drivers_full.csv"
 PERFORMANCE_CSV = "performance.csv"
 FOCUS_CSV = "focus.csv"
+#: Folder of the national stage's folder holding every authority's contract CSVs.
+AUTHORITY_CSVS = "authorities"
 #: Published national files (``REPORTS_DIR/national``), per interfaces.md.
 DRIVERS_CSV = "drivers.csv"
 RATES_CSV = "rates.csv"

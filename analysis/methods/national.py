@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,7 +155,9 @@ def national_answers(tables: dict[str, pd.DataFrame], year: int) -> dict[str, in
 
 
 def compute_national(df: pd.DataFrame, folder: Path, models_dir: Path, data_fp: str,
-                     briefing_years: Mapping[str, int] | None = None
+                     briefing_years: Mapping[str, int] | None = None,
+                     fitted: Callable[[], DriverResults] | None = None,
+                     with_tables: Callable[[Path], object] | None = None,
                      ) -> tuple[dict[str, pd.DataFrame], DriverResults]:
     """Fit once: every national result a notebook slices, written to ``folder``.
 
@@ -165,6 +167,12 @@ def compute_national(df: pd.DataFrame, folder: Path, models_dir: Path, data_fp: 
     written whole and then moved into place, so a reader never sees half of
     it. The build (``analysis.pipeline.build``) and a standalone notebook run
     (``analysis.reports.inputs``) both call this: one recipe for both.
+
+    The build passes ``fitted``, which returns the same models fitted in
+    another process (started before the tables, so the fit, the longest
+    step, runs beside the rest), and ``with_tables``, called with the
+    unfinished folder once the tables are in it (every authority's contract
+    CSVs are sliced from them while the models are still being fitted).
     """
     folder = Path(folder)
     tables = indicators.national_tables(df, briefing_years=dict(briefing_years or {}))
@@ -172,7 +180,10 @@ def compute_national(df: pd.DataFrame, folder: Path, models_dir: Path, data_fp: 
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     indicators.write_national_tables(tables, scratch)
-    results = drivers.cached_national_models(df, models_dir, data_fp)
+    if with_tables is not None:
+        with_tables(scratch)
+    results = (fitted() if fitted is not None
+               else drivers.cached_national_models(df, models_dir, data_fp))
     focus_table = focus.all_focus_areas(results.drivers, tables["comparisons"])
     focus_table.to_csv(scratch / layout.FOCUS_CSV, index=False)
     results.performance.to_csv(scratch / layout.PERFORMANCE_CSV, index=False)

@@ -4,9 +4,13 @@ Stages
   1. validate the extract (nothing runs on a partly valid extract);
   2. national stage, once: pooled comparison tables, driver models (cached),
      focus areas for every authority, written to the build folder
-     (``build_dir``: outside ``REPORTS_DIR``, private), and the national CSVs;
-  3. per authority, ``JOBS`` at a time: Papermill runs the indicators and
-     briefing notebooks on a warm kernel, then the briefing is rendered;
+     (``build_dir``: outside ``REPORTS_DIR``, private), the national CSVs, and
+     every authority's contract CSVs (``indicators.csv``, ``wellbeing.csv``,
+     ``breakdowns.csv``, ``change.csv``: fit once, slice many);
+  3. per authority, ``JOBS`` at a time: Papermill runs the briefing notebook on
+     a warm kernel while the worker writes and renders the young people's
+     version; then the briefing is rendered and the authority's files (its
+     CSVs from the national stage among them) are published together;
   4. the index page.
 
 Incremental: every stage records a fingerprint of its inputs (data bytes,
@@ -48,25 +52,36 @@ from analysis.core import guard
 from analysis.core.errors import UserError
 from analysis.core.escape import log_text
 from analysis.core.files import write_atomic
-from analysis.core.layout import Paths, private_dir
+from analysis.core.layout import AUTHORITY_CSVS, Paths, private_dir
 from analysis.core.paths import PROJECT_ROOT
 from analysis.core.provenance import code_hash, code_version, data_hash, text_hash
 from analysis.data.params import Authority, authorities, ensure_params, resolve_params
 from analysis.data.validation import load_valid_extract
-from analysis.methods import drivers, national
+from analysis.methods import drivers, indicators, national
 from analysis.methods.comments import approved_quotes, quotes_fingerprint, write_quotes_file
 from analysis.methods.national import compute_national
 from analysis.pipeline.kernels import run_notebook, shutdown, warm_kernel
-from analysis.pipeline.render import available_renderer, render_index, render_notebook
+from analysis.pipeline.render import (
+    available_renderer,
+    render_index,
+    render_markdown,
+    render_notebook,
+)
+from analysis.reports import young_people
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
-LA_NOTEBOOKS = ("indicators", "briefing", "young_people")
+#: The one notebook the build runs per authority (``indicators.ipynb`` and
+#: ``young_people.ipynb`` are the analyst's: their outputs come from the
+#: national stage and from :func:`young_people_document`).
+LA_NOTEBOOKS = ("briefing",)
 FORMATS = ("html", "pdf", "docx")
-#: Documents besides the briefing: (notebook, output stem, title, formats it comes in).
+#: Documents besides the briefing, made in the worker from ``analysis.reports``:
+#: (name, output stem, title, formats it comes in). The name is the analyst's
+#: notebook whose front matter the document shares.
 EXTRA_DOCUMENTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("young_people", "young-people", "what you told us, and what happens next", ("html", "pdf")),
 )
-STATE_VERSION = 2  # 2: authorities carry their answer counts
+STATE_VERSION = 3  # 2: authorities carry their answer counts; 3: contract CSVs per authority
 
 
 def build_date() -> str:
@@ -100,7 +115,13 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 def national_stage(
     data: Path, mapping: Path | None, paths: Paths, data_fp: str, code_fp: str, log: Logger
 ) -> list[Authority]:
-    """Validate and do all once-per-run work; return the authorities in the data."""
+    """Validate and do all once-per-run work; return the authorities in the data.
+
+    The driver models, the longest step, are fitted (or read from their
+    cache) in a process of their own, started first; meanwhile this process
+    computes the comparison tables and slices every authority's contract
+    CSVs from them. The results are those of one process doing it all.
+    """
 
     t0 = time.monotonic()
     df = load_valid_extract(data, mapping)
@@ -109,13 +130,72 @@ def national_stage(
     log.info(f"Validated {data}: {len(df):,} answers from {df['la_code'].nunique()} authorities "
              f"({time.monotonic() - t0:.1f} s)")
     t1 = time.monotonic()
-    tables, results = compute_national(df, paths.national_work, paths.work / "models", data_fp,
-                                       briefing_years(authorities(df), paths.params))
+    years = briefing_years(auths, paths.params)
+    fitter = cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"),
+                                    initializer=_fitter_init, initargs=(os.getpid(),))
+    written: dict[str, Any] = {}
+
+    def contract_csvs(folder: Path) -> None:
+        t = time.monotonic()
+        written["failed"] = write_authority_csvs(folder, auths, years)
+        written["seconds"] = time.monotonic() - t
+
+    try:
+        fit = fitter.submit(_fit_models, df, paths.work / "models", data_fp)
+        tables, results = compute_national(df, paths.national_work, paths.work / "models",
+                                           data_fp, years, fitted=fit.result,
+                                           with_tables=contract_csvs)
+    finally:
+        fitter.shutdown(wait=False, cancel_futures=True)
     log.info(f"National stage: every authority compared with the others, driver models "
-             f"and focus areas ready ({time.monotonic() - t1:.1f} s)")
+             f"and focus areas ready ({time.monotonic() - t1:.1f} s; meanwhile the contract "
+             f"CSVs of {len(auths) - len(written['failed'])} authorities, "
+             f"{written['seconds']:.1f} s)")
     drivers.write_drivers(results, paths.reports)
     national.write_national_csvs(tables, paths.reports / "national")
     return auths
+
+
+def _fitter_init(parent_pid: int) -> None:
+    """The model-fitting process dies with the build and leaves Ctrl-C to it."""
+    guard.die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _fit_models(df: Any, models_dir: Path, data_fp: str) -> drivers.DriverResults:
+    """The national stage's driver models (fitted, or read from their cache), in their process."""
+    return drivers.cached_national_models(df, models_dir, data_fp)
+
+
+def write_authority_csvs(national_dir: Path, auths: list[Authority], years: dict[str, int]
+                         ) -> dict[str, str]:
+    """Every authority's contract CSVs, in one loop here rather than one notebook each.
+
+    ``indicators.csv``, ``wellbeing.csv``, ``breakdowns.csv`` and ``change.csv``
+    (``indicators.write_la_outputs``) go to ``<national_dir>/authorities/<slug>/``
+    (``Paths.authority_csvs``), private until the authority's job publishes
+    them with its briefing (so a failed authority publishes none of them).
+    The tables are read back from ``national_dir``, as a notebook reads them,
+    so the bytes are those an ``indicators.ipynb`` run on the build's folder
+    writes. An authority whose figures cannot be sliced (e.g. a parameter
+    file asking for a year it has no answers in) gets ``<slug>.error`` with
+    the reason instead; its job fails with it and the others are unaffected.
+    Returns slug -> reason of those.
+    """
+    tables = indicators.read_national_tables(national_dir)
+    root = Path(national_dir) / AUTHORITY_CSVS
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    failed: dict[str, str] = {}
+    for auth in auths:
+        try:
+            indicators.write_la_outputs(tables, auth.la_code, years[auth.la_code],
+                                        root / auth.slug)
+        except Exception as exc:  # noqa: BLE001 - isolated: this authority fails, not all
+            shutil.rmtree(root / auth.slug, ignore_errors=True)
+            failed[auth.slug] = f"{getattr(exc, 'ename', type(exc).__name__)}: {exc}"
+            write_atomic(root / f"{auth.slug}.error", failed[auth.slug])
+    return failed
 
 
 def briefing_years(auths: list[Authority], params_dir: Path) -> dict[str, int]:
@@ -155,6 +235,8 @@ class Job:
     formats: tuple[str, ...] = FORMATS
     #: formats already published with this fingerprint (kept, not rendered again)
     kept_formats: tuple[str, ...] = ()
+    #: where the national stage wrote the authorities' contract CSVs (``Paths.authority_csvs``)
+    csv_root: Path | None = None
 
 
 @dataclass
@@ -181,34 +263,51 @@ def _cell_of(exc: BaseException) -> str:
 
 
 def run_job(job: Job) -> Outcome:
-    """Build one authority (or the national briefing) in a scratch folder."""
+    """Build one authority (or the national briefing) in a scratch folder.
+
+    An authority's one notebook (the briefing) runs on the kernel while this
+    process writes and renders the young people's version beside it (the
+    kernel is busy and this process would otherwise wait); the contract CSVs
+    the national stage wrote join the scratch folder, and everything is
+    published together. The job's log gets each stage's seconds.
+    """
 
     start = time.monotonic()
     shutil.rmtree(job.scratch, ignore_errors=True)
     job.scratch.mkdir(parents=True)
     job.log_file.parent.mkdir(parents=True, exist_ok=True)
     current = ""
+    timings: dict[str, float] = {}
     try:
-        for name in job.notebooks:
-            current = name
-            source = NOTEBOOKS / f"{name}.ipynb"
-            run_notebook(
-                source,
-                job.scratch / f"{name}.ipynb",
-                parameters_for(source, job.params),
-                cwd=job.scratch,
-                warm=job.warm,
-            )
-        current = "render"
-        date = long_date(job.params.get("build_date", ""))
-        for notebook, stem, title, allowed in outputs_of(job):
-            formats = [f for f in job.formats if f in allowed]
+        with cf.ThreadPoolExecutor(1) as side:
+            extra = [side.submit(_timed, timings, stem, young_people_document, job, spec)
+                     for spec in extra_documents(job) for stem in (spec[1],)]
+            for name in job.notebooks:
+                current = name
+                source = NOTEBOOKS / f"{name}.ipynb"
+                _timed(timings, name, run_notebook,
+                       source,
+                       job.scratch / f"{name}.ipynb",
+                       parameters_for(source, job.params),
+                       cwd=job.scratch,
+                       warm=job.warm,
+                       )
+            current = "render"
+            date = long_date(job.params.get("build_date", ""))
+            notebook = job.notebooks[-1]
+            formats = [f for f in job.formats if f in FORMATS]
             if formats:
-                render_notebook(
-                    job.scratch / f"{notebook}.ipynb", job.scratch, stem=stem,
-                    formats=formats, renderer=job.renderer,
-                    metadata={"title": title, "date": date},
-                )
+                _timed(timings, "render", render_notebook,
+                       job.scratch / f"{notebook}.ipynb", job.scratch, stem="briefing",
+                       formats=formats, renderer=job.renderer,
+                       metadata={"title": job.title, "date": date},
+                       )
+            for spec, fut in zip(extra_documents(job), extra, strict=True):
+                current = spec[0]
+                fut.result()
+        if job.csv_root is not None:
+            current = "indicators"
+            copy_authority_csvs(job.csv_root, job.slug, job.scratch)
         current_formats = tuple(sorted(set(job.formats) | set(job.kept_formats),
                                        key=FORMATS.index))
         global _PUBLISHING
@@ -223,12 +322,64 @@ def run_job(job: Job) -> Outcome:
             if _STOP_REQUESTED is not None:
                 _stop_worker(_STOP_REQUESTED, None)
         seconds = time.monotonic() - start
-        job.log_file.write_text(f"built {job.slug} in {seconds:.1f} s\n", encoding="utf-8")
+        stages = ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
+        job.log_file.write_text(f"built {job.slug} in {seconds:.1f} s ({stages})\n",
+                                encoding="utf-8")
         return Outcome(job.slug, job.name, True, seconds, files=files, key=job.key)
     except BaseException as exc:  # noqa: BLE001 - isolated: reported, never raised
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         return fail_job(job, exc, current, start)
+
+
+def _timed(timings: dict[str, float], name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, its wall seconds recorded as ``timings[name]`` (the job log)."""
+    t0 = time.monotonic()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        timings[name] = time.monotonic() - t0
+
+
+def extra_documents(job: Job) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """The documents besides the briefing this job renders (in at least one format)."""
+    if job.kind != "authority":
+        return []
+    return [spec for spec in EXTRA_DOCUMENTS if any(f in spec[3] for f in job.formats)]
+
+
+def young_people_document(job: Job, spec: tuple[str, str, str, tuple[str, ...]]) -> None:
+    """The young people's version, made here from ``analysis.reports.young_people``.
+
+    The same call, with the same parameters, as the cell of
+    ``notebooks/young_people.ipynb`` (which stays the analyst's way to read
+    it), without a Papermill run: its sections are Markdown already. It is
+    rendered with the notebook's front matter; its one figure goes to the
+    scratch folder's ``figures/`` like the briefing's.
+    """
+    name, stem, title, allowed = spec
+    p = job.params
+    _, sections = young_people.prepare(
+        we_will=p.get("we_will") or [], la_code=p["la_code"], survey_year=p["survey_year"],
+        national_dir=p["national_dir"], reports_dir=p.get("reports_dir"), out_dir=job.scratch,
+    )
+    render_markdown(sections, job.scratch / f"{name}.ipynb", job.scratch, stem=stem,
+                    formats=[f for f in job.formats if f in allowed], renderer=job.renderer,
+                    metadata={"title": f"{job.name}: {title}",
+                              "date": long_date(p.get("build_date", ""))},
+                    front_from=NOTEBOOKS / f"{name}.ipynb")
+
+
+def copy_authority_csvs(root: Path, slug: str, scratch: Path) -> None:
+    """Put the authority's contract CSVs (from the national stage) into its scratch folder."""
+    folder = root / slug
+    if not folder.is_dir():
+        error = root / f"{slug}.error"
+        reason = (error.read_text(encoding="utf-8") if error.exists()
+                  else f"no contract CSVs in {folder}")
+        raise UserError(f"its indicators could not be computed: {reason}")
+    for src in sorted(folder.glob("*.csv")):
+        shutil.copyfile(src, scratch / src.name)
 
 
 @functools.lru_cache(maxsize=16)
@@ -253,20 +404,10 @@ def parameters_for(notebook: Path, params: dict[str, Any]) -> dict[str, Any]:
     return dict(params) if names is None else {k: v for k, v in params.items() if k in names}
 
 
-def outputs_of(job: Job) -> list[tuple[str, str, str, tuple[str, ...]]]:
-    """(notebook, output stem, title, formats it can have) of every document a job renders."""
-    if job.kind == "national":
-        return [(job.notebooks[-1], "briefing", job.title, FORMATS)]
-    return [("briefing", "briefing", job.title, FORMATS),
-            *[(nb, stem, f"{job.name}: {title}", fmts)
-              for nb, stem, title, fmts in EXTRA_DOCUMENTS if nb in job.notebooks]]
-
-
 def output_files(kind: str, formats: tuple[str, ...] | list[str] = FORMATS) -> list[str]:
     """File names of the documents of an authority (or the national job) in ``formats``."""
     docs = [("briefing", FORMATS)] + (
-        [(stem, fmts) for nb, stem, _, fmts in EXTRA_DOCUMENTS if nb in LA_NOTEBOOKS]
-        if kind == "authority" else [])
+        [(stem, fmts) for _, stem, _, fmts in EXTRA_DOCUMENTS] if kind == "authority" else [])
     return [f"{stem}.{f}" for stem, fmts in docs for f in formats if f in fmts]
 
 
@@ -282,6 +423,14 @@ def withdraw_stale(job: Job) -> None:
             (job.out_dir / name).unlink(missing_ok=True)
 
 
+def stage_label(job: Job, stage: str, cell: str = "") -> str:
+    """Where a job failed, as its summary line says it ("briefing.ipynb cell [3] ...")."""
+    if stage in job.notebooks:
+        return f"{stage}.ipynb {cell}".strip()
+    extra = {name: f"{stem} ({name}.ipynb's content)" for name, stem, _, _ in EXTRA_DOCUMENTS}
+    return {"render": "rendering", "indicators": "contract CSVs", **extra}.get(stage, stage)
+
+
 def fail_job(job: Job, exc: BaseException, stage: str, start: float) -> Outcome:
     """Record a failure: log, keep the executed notebook, withdraw stale outputs."""
     job.stamp.unlink(missing_ok=True)
@@ -289,7 +438,7 @@ def fail_job(job: Job, exc: BaseException, stage: str, start: float) -> Outcome:
     evalue = getattr(exc, "evalue", str(exc))
     reason = f"{ename}: {evalue}".strip().splitlines()[0][:300]
     cell = _cell_of(exc)
-    where = f"{stage}.ipynb {cell}".strip() if stage != "render" else "rendering"
+    where = stage_label(job, stage, cell)
     if isinstance(exc, OSError) and not getattr(exc, "ename", None):
         reason = guard.disk_message(exc)
     kept = ""
@@ -381,8 +530,13 @@ def _stop_worker(signum: int, frame: Any) -> None:
     os._exit(128 + signum)
 
 
-def _warm_up(parent_pid: int | None = None) -> None:
+def _warm_up(parent_pid: int | None = None, national_dir: str | None = None) -> None:
     """Worker initialiser: die with the build, start the kernel, import the package early.
+
+    With ``national_dir`` (the national stage was up to date) the kernel and
+    this process also read the national tables now, each while the other
+    does: the first authority's notebook and young people's version then
+    start on a warm cache.
 
     Ctrl-C reaches every process of the terminal's group; workers ignore it so
     the build decides (it stops them with SIGTERM and prints its summary).
@@ -402,12 +556,24 @@ def _warm_up(parent_pid: int | None = None) -> None:
         kc = km.client()
         kc.start_channels()
         kc.wait_for_ready(timeout=60)
-        kc.execute_interactive(
-            "import analysis.reports.briefing, analysis.reports.glance, "
-            "analysis.reports.young_people, analysis.reports.national",
-            timeout=120,
-        )
+        code = ("import analysis.reports.briefing, analysis.reports.glance, "
+                "analysis.reports.young_people, analysis.reports.national")
+        tables = national_dir is not None and (Path(national_dir) / "comparisons.csv").exists()
+        if tables:
+            code += (f"\nanalysis.methods.indicators.read_national_tables({national_dir!r})")
+        msg_id = kc.execute(code, store_history=False)
+        if tables:
+            indicators.read_national_tables(national_dir)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            reply = kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                break
         kc.stop_channels()
+
+
+def _ready() -> None:
+    """A no-op job: submitted once per worker so every worker starts (and warms up) now."""
 
 
 # ---------------------------------------------------------------- progress
@@ -580,7 +746,7 @@ def plan_jobs(
             fingerprint=fingerprint, out_dir=out_dir, scratch=paths.scratch / auth.slug,
             stamp=stamp, log_file=paths.logs / f"{auth.slug}.log", renderer=renderer,
             warm=warm, title=f"{auth.la_name}: children's well-being briefing",
-            key=auth.la_code, formats=formats, kept_formats=kept,
+            key=auth.la_code, formats=formats, kept_formats=kept, csv_root=paths.authority_csvs,
         ))
     return jobs, failures
 
@@ -743,14 +909,36 @@ def _run_locked(args: argparse.Namespace, log: Logger, paths: Paths, data: Path,
         renderer = available_renderer(renderer)
     log.info(renderer_note(args.renderer, renderer))
 
+    started: list[Workers] = []
+    try:
+        return _build(args, log, paths, data, mapping, formats, t0, state, known, national_fp,
+                      renderer, data_fp, code_fp, only, started)
+    finally:
+        for workers in started:
+            workers.close(stop=True)  # a no-op unless an error ended the build early
+
+
+def _build(args: argparse.Namespace, log: Logger, paths: Paths, data: Path, mapping: Path | None,
+           formats: tuple[str, ...], t0: float, state: dict[str, Any], known: list[Authority],
+           national_fp: str, renderer: str, data_fp: str, code_fp: str, only: tuple[str, ...],
+           started: list[Workers]) -> int:
+    """Everything after the fingerprints; ``started`` gets the workers once they start."""
+    workers: Workers | None = None
     if (not args.force and state.get("version") == STATE_VERSION
-            and state.get("national") == national_fp and paths.national_work.exists()):
+            and state.get("national") == national_fp and paths.authority_csvs.is_dir()):
         auths = [Authority(a["la_code"], a["la_name"], a["latest_year"], tuple(a["years"]),
                            tuple(tuple(x) for x in a.get("answers", [])))
                  for a in state["authorities"]]
         log.info("Extract and code unchanged: national stage up to date "
                  f"({len(auths)} authorities)")
     else:
+        # Every authority's fingerprint holds the national one: all will be built, so
+        # the workers start now and warm up (kernels, imports) beside the national stage.
+        count, note = guard.worker_count(args.jobs, max(len(known), args.jobs) + 1)
+        if note:
+            log.info(note)
+        workers = Workers(count)
+        started.append(workers)
         auths = national_stage(data, mapping, paths, data_fp, code_fp, log)
         national_fp = text_hash(data_fp, code_fp, briefing_years(auths, paths.params))
         write_json_atomic(paths.state_file, {
@@ -791,13 +979,18 @@ def _run_locked(args: argparse.Namespace, log: Logger, paths: Paths, data: Path,
     index = paths.reports / "index.html"
     index_error = ""
     if jobs:
-        workers, note = guard.worker_count(args.jobs, len(jobs))
-        if note:
-            log.info(note)
-        log.info(f"Building {len(jobs)} briefing(s) with {workers} worker(s); "
+        if workers is None:
+            count, note = guard.worker_count(args.jobs, len(jobs))
+            if note:
+                log.info(note)
+            workers = Workers(count, paths.national_work)
+            started.append(workers)
+        log.info(f"Building {len(jobs)} briefing(s) with {workers.count} worker(s); "
                  f"{up_to_date} already up to date")
         done, interrupted = execute(jobs, workers, log)
         outcomes.update(done)
+    elif workers is not None:
+        workers.close(stop=True)
     try:
         if jobs or failures or not index.exists():
             years = {a.la_code: a.latest_year for a in auths}
@@ -831,27 +1024,57 @@ def parse_formats(text: str | None) -> tuple[str, ...]:
     return tuple(f for f in FORMATS if f in wanted)
 
 
-def execute(jobs: list[Job], workers: int, log: Logger
-            ) -> tuple[dict[str, Outcome], Interrupted | None]:
-    """Run the jobs in ``workers`` processes; Ctrl-C or SIGTERM stops them all cleanly.
+class Workers:
+    """The build's worker processes, started as soon as there is certainly work for them.
 
+    Started before the national stage (or before planning), they import the
+    package and start their kernels while this process is still busy, so the
+    first authority starts on a warm kernel instead of waiting for one.
     Workers (and through them their kernels) die with this process even when
-    it is killed outright (parent-death signal); on an interruption they are
-    stopped here, unfinished jobs are dropped and what finished is returned.
+    it is killed outright (parent-death signal).
+    """
+
+    def __init__(self, count: int, national_dir: Path | None = None):
+        self.count = count
+        self.kernel_dir = guard.kernel_folder()
+        self.previous_env = os.environ.get(guard.KERNEL_DIR_ENV)
+        os.environ[guard.KERNEL_DIR_ENV] = self.kernel_dir  # inherited by the spawned workers
+        self.closed = False
+        self.pool = cf.ProcessPoolExecutor(
+            count, mp_context=mp.get_context("spawn"), initializer=_warm_up,
+            initargs=(os.getpid(), str(national_dir.resolve()) if national_dir else None))
+        for _ in range(count):  # workers start on demand: one no-op each starts them all
+            self.pool.submit(_ready)
+
+    def close(self, stop: bool = False) -> None:
+        """Wait for the workers to finish (``stop``: stop them now); remove their sockets."""
+        if self.closed:
+            return
+        self.closed = True
+        if stop:
+            _stop_pool(self.pool)
+        else:
+            self.pool.shutdown(wait=True)
+        if self.previous_env is None:
+            os.environ.pop(guard.KERNEL_DIR_ENV, None)
+        else:
+            os.environ[guard.KERNEL_DIR_ENV] = self.previous_env
+        shutil.rmtree(self.kernel_dir, ignore_errors=True)
+
+
+def execute(jobs: list[Job], workers: Workers, log: Logger
+            ) -> tuple[dict[str, Outcome], Interrupted | None]:
+    """Run the jobs on ``workers``; Ctrl-C or SIGTERM stops them all cleanly.
+
+    On an interruption the workers are stopped here, unfinished jobs are
+    dropped and what finished is returned.
     """
     progress = Progress(len(jobs), log)
     results: dict[str, Outcome] = {}
-    ctx = mp.get_context("spawn")
-    workers = max(1, min(workers, len(jobs)))
-    kernel_dir = guard.kernel_folder()
-    previous_env = os.environ.get(guard.KERNEL_DIR_ENV)
-    os.environ[guard.KERNEL_DIR_ENV] = kernel_dir  # inherited by the spawned workers
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupted)
     interrupted: Interrupted | None = None
-    pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_warm_up,
-                                  initargs=(os.getpid(),))
     try:
-        futures = {pool.submit(run_job, job): job for job in jobs}
+        futures = {workers.pool.submit(run_job, job): job for job in jobs}
         for fut in cf.as_completed(futures):
             job = futures[fut]
             try:
@@ -871,15 +1094,7 @@ def execute(jobs: list[Job], workers: int, log: Logger
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         progress.close()
-        if interrupted is not None:
-            _stop_pool(pool)
-        else:
-            pool.shutdown(wait=True)
-        if previous_env is None:
-            os.environ.pop(guard.KERNEL_DIR_ENV, None)
-        else:
-            os.environ[guard.KERNEL_DIR_ENV] = previous_env
-        shutil.rmtree(kernel_dir, ignore_errors=True)
+        workers.close(stop=interrupted is not None)
     return results, interrupted
 
 

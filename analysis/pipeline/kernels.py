@@ -22,23 +22,31 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
-import papermill
 from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 
 from analysis.core.guard import KERNEL_DIR_ENV, kernel_folder, kernel_preexec
 
 START_ATTEMPTS = 3
+#: ``%reset -f`` ends with a full ``gc.collect()`` (its output-cache flush): a tenth of
+#: a second per notebook on a kernel holding the national tables, for nothing the next
+#: notebook needs (automatic collection still runs), so it is skipped.
 RESET_CODE = """\
-import os as _os
+import os as _os, gc as _gc
 _os.chdir({cwd!r})
-get_ipython().run_line_magic('reset', '-f')
+_gc.__dict__.setdefault("_wb_collect", _gc.collect)
+_gc.collect = lambda *args, **kwargs: 0
+try:
+    get_ipython().run_line_magic('reset', '-f')
+finally:
+    import gc as _gc
+    _gc.collect = _gc._wb_collect
 import os as _os, matplotlib as _mpl
 _mpl.rcParams.update(_mpl.rcParamsDefault)
 _mpl.use('Agg')
 import matplotlib.pyplot as _plt
 _plt.close('all')
-del _os, _mpl, _plt
+del _os, _gc, _mpl, _plt
 """
 
 
@@ -179,6 +187,8 @@ def run_notebook(
     Raises papermill's PapermillExecutionError when a cell fails; the
     executed notebook, with the error, is at ``output`` either way.
     """
+    import papermill  # a third of a second: only a build with notebooks to run imports it
+
     cwd.mkdir(parents=True, exist_ok=True)
     common = dict(
         parameters=parameters,

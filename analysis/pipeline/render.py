@@ -169,6 +169,67 @@ def render_notebook(
     return _render_with_pandoc(notebook, out_dir, stem, wanted, meta)
 
 
+def markdown_notebook(blocks: Sequence[str], front_matter: str = "") -> dict[str, Any]:
+    """An executed-looking notebook whose cells' outputs are ``blocks`` of Markdown.
+
+    For a document made outside a kernel (the build's young people's version):
+    each block is one cell's display output, exactly as
+    ``display(Markdown(block))`` leaves it in a notebook Papermill executed,
+    so both renderers treat it as they treat that notebook (pandoc gets the
+    same Markdown; Quarto sees ordinary cell outputs, code hidden).
+    """
+    cells: list[dict[str, Any]] = []
+    if front_matter.strip():
+        cells.append({"cell_type": "raw", "metadata": {"raw_mimetype": "text/markdown"},
+                      "source": front_matter})
+    for block in blocks:
+        cells.append({"cell_type": "code", "execution_count": None, "metadata": {},
+                      "source": "", "outputs": [{
+                          "output_type": "display_data", "metadata": {},
+                          "data": {"text/markdown": block,
+                                   "text/plain": "<IPython.core.display.Markdown object>"}}]})
+    return {"nbformat": 4, "nbformat_minor": 5, "cells": cells,
+            "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                        "name": "python3"},
+                         "language_info": {"name": "python"}}}
+
+
+def front_matter_of(notebook: Path) -> str:
+    """The source of a notebook's first cell when it is a raw front-matter cell, else ''."""
+    cells = _read_notebook(Path(notebook)).get("cells") or []
+    if cells and cells[0].get("cell_type") == "raw":
+        source = _text(cells[0].get("source"))
+        if _front_matter(source) is not None:
+            return source
+    return ""
+
+
+def render_markdown(
+    blocks: Sequence[str],
+    notebook: Path,
+    out_dir: Path,
+    stem: str,
+    formats: Sequence[str] = FORMATS,
+    renderer: str = "auto",
+    metadata: Mapping[str, str] | None = None,
+    front_from: Path | None = None,
+) -> dict[str, Path]:
+    """Render Markdown blocks as :func:`render_notebook` renders an executed notebook.
+
+    The blocks are written as ``notebook`` (:func:`markdown_notebook`, with
+    the front matter of ``front_from``, e.g. the analyst's notebook of the
+    same document), rendered, and the notebook removed again; after a
+    failure it is left for debugging.
+    """
+    front = front_matter_of(front_from) if front_from is not None else ""
+    write_atomic(Path(notebook), json.dumps(markdown_notebook(blocks, front),
+                                            ensure_ascii=False, indent=1))
+    written = render_notebook(notebook, out_dir, stem=stem, formats=formats,
+                              renderer=renderer, metadata=metadata)
+    Path(notebook).unlink(missing_ok=True)
+    return written
+
+
 def render_index(entries: Sequence[Mapping[str, Any]], out_path: Path, title: str) -> Path:
     """Write an accessible, self-contained index page linking every briefing.
 

@@ -32,21 +32,32 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from analysis.core import escape  # noqa: E402
-from analysis.data.codebook import Codebook, load_codebook  # noqa: E402
-from analysis.methods.disclosure import SUPPRESSION_RULE_TEXT  # noqa: E402
+from analysis.core import escape
+from analysis.data.codebook import Codebook, load_codebook
+from analysis.methods.disclosure import SUPPRESSION_RULE_TEXT
 from analysis.methods.funnel import LEVELS, MIN_FUNNEL_BASE, Funnel, funnel_limits
 from analysis.present.text import age_words, cap, hidden_words, is_missing, tenths
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+
+def _pyplot() -> Any:
+    """pyplot on the Agg backend, imported when a chart is drawn.
+
+    Not at import time: the build imports this module (through the young
+    people's version) on paths that draw nothing, such as a build with
+    nothing to do, and matplotlib costs about half a second to import.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 #: Okabe-Ito colours (colour-blind safe).
 OKABE_ITO = {
@@ -129,6 +140,7 @@ def la_vs_others_chart(
     """
     from matplotlib.lines import Line2D
 
+    plt = _pyplot()
     cb = codebook or load_codebook()
     recs = _domain_rows(la_rows, domain)
     shown = [r for r in recs if not _is_suppressed(r)]
@@ -231,7 +243,7 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = DPI) -> Path:
     try:
         fig.savefig(p, format="png", dpi=dpi, metadata={"Software": None})
     finally:
-        plt.close(fig)
+        _pyplot().close(fig)
     return p
 
 
@@ -304,8 +316,7 @@ def funnel_chart(f: Funnel, method: str = "exact") -> Any:
     limits, square between 95% and 99.8%, triangle beyond 99.8%) so the
     chart reads in greyscale and for colour-blind readers.
     """
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
     if f.n_authorities and np.isfinite(f.national_pct):
         n_max = max(int(f.points["n"].max() * 1.1), MIN_FUNNEL_BASE + 5)
@@ -350,11 +361,7 @@ def forest_chart(drivers: pd.DataFrame, survey: str, top: int | None = None) -> 
     Shape as well as colour marks whether the interval excludes zero (filled
     circle) or not (hollow), so the chart reads in greyscale.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     rows = drivers[drivers["survey"] == survey].sort_values("rank")
     if top:
         rows = rows.head(top)
@@ -407,9 +414,10 @@ def _scaled(value: float, mid: float, half: float, lower: bool) -> float:
 
 def spine_figure(rows: pd.DataFrame, title: str) -> Any:
     """Small multiples by survey: each result's range across authorities and this authority."""
-    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
 
+    plt = _pyplot()
     cb = load_codebook()
     surveys = [s for s in cb.surveys if s in set(rows["survey"])]
     measures = [m for m in cb.measures() if m in set(rows["indicator"])]
@@ -419,6 +427,12 @@ def spine_figure(rows: pd.DataFrame, title: str) -> Any:
                                  squeeze=False)
         for ax, survey in zip(axes[0], surveys, strict=False):
             sel = rows[rows["survey"] == survey].set_index("indicator")
+            # One artist per layer, not three per row: drawing hundreds of artists was
+            # most of a briefing's time. Rows never overlap, so the pixels are the same
+            # (the rules stay one per row: they set the axis limits, to the last bit).
+            bands: list[list[tuple[float, float]]] = []
+            middles: list[list[tuple[float, float]]] = []
+            marks: dict[str, tuple[list[float], list[int]]] = {}
             for y, mid in enumerate(measures):
                 ax.axhline(y, color=NEUTRAL["rule"], linewidth=0.6, zorder=0)
                 if mid not in sel.index:
@@ -432,14 +446,19 @@ def spine_figure(rows: pd.DataFrame, title: str) -> Any:
                                                                                  r["high"]))
                 q1, q3 = sorted(_scaled(float(v), centre, half, lower) for v in (r["q1"],
                                                                                  r["q3"]))
-                ax.plot([lo, hi], [y, y], color=NEUTRAL["band"], linewidth=6, solid_capstyle="butt",
-                        zorder=1)
-                ax.plot([q1, q3], [y, y], color=NEUTRAL["band_mid"], linewidth=6,
-                        solid_capstyle="butt",
-                        zorder=2)
-                style = FLAG_STYLE.get(str(r["flag"]), FLAG_STYLE["similar"])
-                ax.scatter([_scaled(float(r["pct"]), centre, half, lower)], [y],
-                           marker=style["marker"], s=38, color=style["color"],
+                bands.append([(lo, y), (hi, y)])
+                middles.append([(q1, y), (q3, y)])
+                flag = str(r["flag"]) if str(r["flag"]) in FLAG_STYLE else "similar"
+                xs, ys = marks.setdefault(flag, ([], []))
+                xs.append(_scaled(float(r["pct"]), centre, half, lower))
+                ys.append(y)
+            ax.add_collection(LineCollection(bands, colors=NEUTRAL["band"], linewidths=6,
+                                             capstyle="butt", zorder=1))
+            ax.add_collection(LineCollection(middles, colors=NEUTRAL["band_mid"], linewidths=6,
+                                             capstyle="butt", zorder=2))
+            for flag, (xs, ys) in marks.items():
+                style = FLAG_STYLE[flag]
+                ax.scatter(xs, ys, marker=style["marker"], s=38, color=style["color"],
                            edgecolor=OKABE_ITO["black"], linewidth=0.6, zorder=3)
             ax.axvline(0, color=OKABE_ITO["black"], linewidth=0.9, zorder=2)
             ax.set_xlim(-1.15, 1.15)
@@ -468,9 +487,9 @@ def spine_figure(rows: pd.DataFrame, title: str) -> Any:
 
 def faces_figure(rows: Sequence[tuple[str, float]]) -> Any:
     """Ten faces per age group: smiling (filled) for the tenths who feel OK or good."""
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Arc, Circle
 
+    plt = _pyplot()
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(8.0, 0.9 * len(rows) + 0.5))
         for i, (survey, share) in enumerate(rows):
