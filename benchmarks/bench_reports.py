@@ -46,7 +46,7 @@ def run_build(data: Path, reports: Path, params: Path, jobs: int,
               *extra: str) -> tuple[float, int]:
     start = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "analysis.pipeline.build", "--data", str(data), "--reports-dir",
+        [sys.executable, "-m", "analysis", "reports", "--data", str(data), "--reports-dir",
          str(reports), "--params-dir", str(params), "--jobs", str(jobs), *extra],
         cwd=ROOT, capture_output=True, text=True,
     )
