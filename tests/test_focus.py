@@ -204,3 +204,14 @@ def test_focus_on_simulated_extract() -> None:
     mine = focus.la_focus(table, "E10000000", 2025)
     assert "feel_settled_always" in set(mine.loc[mine["survey"] == "ylyc_11_17", "indicator"])
     assert (mine["practice"] != "").all()
+
+
+def test_focus_words_round_once_from_the_exact_figures() -> None:
+    """27.46% is '27%' in the words, though the stored (rounded) figure is 27.5."""
+    out = focus.focus_areas(_drivers(), _comparisons(), "E99000001", 2025, max_areas=20)
+    row = out.iloc[[0]].copy()
+    row["pct"], row["pct_exact"] = 27.5, 27.46
+    row["others_pct"], row["others_pct_exact"] = 20.0, 20.0
+    words = focus_words(row).iloc[0]
+    assert "(27% vs 20%)" in words["gap_phrase"] and "Here 27%" in words["reason"]
+    assert "(28% vs 20%)" in focus_words(row.drop(columns=["pct_exact"])).iloc[0]["gap_phrase"]

@@ -67,7 +67,12 @@ FOCUS_COLUMNS = (
     "shrunk_gap_pp", "shrunk_low", "shrunk_high", "effect", "ci_low",
     "ci_high", "importance", "driver_rank", "score", "practice",
     "practice_1", "practice_2", "practice_3", "practice_ids",
+    "pct_exact", "others_pct_exact", "effect_exact", "shrunk_gap_pp_exact", "shrunk_low_exact",
+    "shrunk_high_exact",
 )
+#: Figures a focus area's words are made from, kept unrounded beside the rounded
+#: columns (``<name>_exact``) so the words round once, from the exact value.
+WORD_INPUTS = ("pct", "others_pct", "effect", "shrunk_gap_pp", "shrunk_low", "shrunk_high")
 _SUBGROUP = re.compile(r"^of those (with \w+) (.*)$")
 
 
@@ -229,11 +234,13 @@ def _finish(frame: pd.DataFrame, bank: Sequence[Practice], cb: Codebook,
         frame["la_name"] = ""
     if "n" not in frame.columns:
         frame["n"] = pd.NA
+    for c in WORD_INPUTS:
+        frame[f"{c}_exact"] = frame[c].astype("float64")
     out = frame[list(FOCUS_COLUMNS)].reset_index(drop=True)
     out["survey_year"] = out["survey_year"].astype("int64")
     # Percentages to one decimal (interfaces.md), model figures to four; the
-    # ranking above used the unrounded values. The words are made from these
-    # numbers by ``analysis.present.text.focus_words``.
+    # ranking above used the unrounded values, and the words
+    # (``analysis.present.text.focus_words``) use the ``_exact`` copies.
     for c in ("pct", "others_pct", "gap_pp", "shrunk_gap_pp", "shrunk_low", "shrunk_high"):
         out[c] = round1(out[c].astype("float64"))
     out["expected_pct"] = np.floor(out["expected_pct"].astype("float64") + 0.5) + 0.0

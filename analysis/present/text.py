@@ -683,12 +683,20 @@ def focus_words(rows: pd.DataFrame) -> pd.DataFrame:
     if rows is None or rows.empty:
         return rows
     cb = load_codebook()
+
+    def exact(r: Mapping[str, Any], name: str) -> float:
+        # Words round once, from the unrounded figure the methods layer kept.
+        value = r.get(f"{name}_exact")
+        return float(r[name] if value is None or is_missing(value) else value)
+
     recs = rows.to_dict("records")
     return rows.assign(
-        gap_phrase=[gap_phrase(r["pct"], r["others_pct"]) for r in recs],
-        effect_phrase=[effect_phrase(r["effect"]) for r in recs],
-        reason=[reason_text(cb.indicators[r["indicator"]].statement, r["pct"], r["others_pct"],
-                            r["effect"], (r["shrunk_gap_pp"], r["shrunk_low"], r["shrunk_high"]))
+        gap_phrase=[gap_phrase(exact(r, "pct"), exact(r, "others_pct")) for r in recs],
+        effect_phrase=[effect_phrase(exact(r, "effect")) for r in recs],
+        reason=[reason_text(cb.indicators[r["indicator"]].statement, exact(r, "pct"),
+                            exact(r, "others_pct"), exact(r, "effect"),
+                            (exact(r, "shrunk_gap_pp"), exact(r, "shrunk_low"),
+                             exact(r, "shrunk_high")))
                 for r in recs],
     )
 
