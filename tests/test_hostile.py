@@ -46,7 +46,6 @@ from analysis.data.params import (
 )
 from analysis.methods.indicators import csv_ready
 from analysis.pipeline import build as bld
-from analysis.pipeline import render
 from analysis.pipeline.browsercheck import CHROMIUM_ARGS, chromium_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -331,7 +330,7 @@ def test_disk_full_at_the_index_still_summarises(hostile: dict, monkeypatch, cap
 
     index = hostile["reports"] / "index.html"
     before = index.read_bytes()
-    monkeypatch.setattr(render, "render_index", full)
+    monkeypatch.setattr(bld, "render_index", full)
     monkeypatch.setattr(bld, "plan_jobs", lambda *a, **k: ([], []))  # nothing to rebuild
     monkeypatch.setattr(bld, "national_job", lambda *a, **k: bld.Job(
         kind="national", slug="national", name="n", params={}, fingerprint="x",
