@@ -26,7 +26,7 @@ from pypdf import PdfReader
 from analysis.core.paths import FIXTURE_DATA, PROJECT_ROOT
 from analysis.core.slug import slugify
 from analysis.data.validation import load_valid_extract
-from analysis.methods.indicators import national_tables
+from analysis.methods.indicators import national_tables, read_national_tables, write_la_outputs
 from analysis.pipeline.browsercheck import check_pages, chromium_path
 from analysis.pipeline.build import FORMATS, Job, fail_job, long_date, renderer_note, run_job
 from analysis.pipeline.render import RenderError
@@ -109,6 +109,21 @@ def test_full_build_succeeds(built: dict) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert summary(proc) == {"built": len(NAMES) + 1, "up_to_date": 0, "failed": 0}
     assert "Traceback" not in proc.stderr
+
+
+def test_contract_csvs_are_the_notebooks_bytes_and_no_analyst_notebook_is_published(
+        built: dict, tmp_path: Path) -> None:
+    """The national stage's CSVs are what ``write_la_outputs`` writes from the build's tables
+    (as ``indicators.ipynb`` does); the build runs one notebook per authority."""
+    work = work_dir(built["reports"]) / "national"
+    tables = read_national_tables(work)
+    for code in NAMES:
+        folder = built["reports"] / slug_of(code)
+        year = int(pd.read_csv(folder / "indicators.csv")["survey_year"].iloc[0])
+        written = write_la_outputs(tables, code, year, tmp_path / code)
+        for name, path in written.items():
+            assert (folder / f"{name}.csv").read_bytes() == path.read_bytes(), (code, name)
+        assert sorted(p.name for p in folder.glob("*.ipynb")) == ["briefing.ipynb"]
 
 
 def test_every_authority_has_every_output(built: dict) -> None:

@@ -145,8 +145,10 @@ def national_stage(
         tables, results = compute_national(df, paths.national_work, paths.work / "models",
                                            data_fp, years, fitted=fit.result,
                                            with_tables=contract_csvs)
-    finally:
-        fitter.shutdown(wait=False, cancel_futures=True)
+    except BaseException:
+        _stop_pool(fitter)  # an error or Ctrl-C: the fit is not waited for
+        raise
+    fitter.shutdown(wait=False)
     log.info(f"National stage: every authority compared with the others, driver models "
              f"and focus areas ready ({time.monotonic() - t1:.1f} s; meanwhile the contract "
              f"CSVs of {len(auths) - len(written['failed'])} authorities, "
@@ -913,6 +915,17 @@ def _run_locked(args: argparse.Namespace, log: Logger, paths: Paths, data: Path,
     try:
         return _build(args, log, paths, data, mapping, formats, t0, state, known, national_fp,
                       renderer, data_fp, code_fp, only, started)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        # Before the briefings (the workers start beside the national stage); an
+        # interruption while they are built is summarised by ``execute``.
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        for workers in started:
+            workers.close(stop=True)
+        log.info("")
+        log.info(f"Summary: 0 built; {time.monotonic() - t0:.1f} s. Interrupted "
+                 f"({signal.Signals(signum).name}) before any briefing was built; "
+                 "run again to build them.")
+        return 128 + signum
     finally:
         for workers in started:
             workers.close(stop=True)  # a no-op unless an error ended the build early
