@@ -1184,6 +1184,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     log = Logger()
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupted)
+    # A process started in the background by a shell (``make reports &``, CI
+    # runners) inherits SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt: a SIGINT sent to the build would be lost. The build
+    # always stops cleanly on SIGINT, so it takes the default handler back.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         args.jobs = guard.parse_jobs(args.jobs)
         return run(args, log)
@@ -1199,6 +1204,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 if __name__ == "__main__":
