@@ -153,11 +153,9 @@ def main() -> int:
     import pandas as pd
 
     if args.data:
-
         df = load_valid_extract(args.data)
         planted = pd.DataFrame()
     else:
-
         df = synthetic.generate()
         planted = synthetic.planted_differences()
     results = drv.cached_national_models(df, args.cache, f"bench-fair-{len(df)}")

@@ -483,7 +483,6 @@ def publish_csvs(df: pd.DataFrame, out: Path, drivers: bool = False) -> dict[str
     if writer is not None:
         writer(tables, out / "national")
     if drivers:
-
         drv.write_drivers(drv.fit_national_models(df), out)
     return tables
 

@@ -577,7 +577,6 @@ def test_demo_extract_planted_drivers_recovered() -> None:
     synthetic = pytest.importorskip("analysis.data.synthetic")
     path = PROJECT_ROOT / "data" / "synthetic" / "extract.csv"
     if path.exists() and not os.environ.get("DRIVERS_REGENERATE"):
-
         df = load_valid_extract(path)
     else:
         df = synthetic.generate()

@@ -538,7 +538,6 @@ def pooled_count(
     shown = int(c[~w].sum())
     sizes = c[w].astype("int64")
     for step in COUNT_STEPS:
-
         def cell_of(count: int, s: int = step) -> int:
             return (2 * count + s) // (2 * s)
 

@@ -907,7 +907,6 @@ def _run_locked(args: argparse.Namespace, log: Logger, paths: Paths, data: Path,
     national_fp = text_hash(data_fp, code_fp, briefing_years(known, paths.params))
     renderer = args.renderer
     if renderer == "auto" or renderer == "quarto":
-
         renderer = available_renderer(renderer)
     log.info(renderer_note(args.renderer, renderer))
 

@@ -104,7 +104,6 @@ def show_comparators(b: Briefing, out_dir: str | Path | None,
 
     text = comparators_markdown(b)
     if out_dir is not None and b.comparators is not None and not b.comparators.empty:
-
         write_csv_atomic(csv_ready(b.comparators), Path(out_dir) / "comparators.csv", "%.1f")
     if text:
         show(wrap(text, "similar-authorities") if wrap else text)
@@ -399,7 +398,6 @@ def prepare(
     la_wb = indicators.la_indicators(tables, code, year, "wellbeing", extra=True)
     comparators = None
     if neighbours or region_codes:
-
         comparators = cmp.comparisons(tables, la_ind, la_wb, code, year,
                                       list(neighbours or []), list(region_codes or []))
     name = indicators.la_name(tables, code)
@@ -729,7 +727,6 @@ def drivers_markdown(b: Briefing, top: int = 5) -> str:
             named = ([] if partners is None else
                      [str(v).split() for v in partners.dropna() if str(v).strip()])
             if named:
-
                 known = [t for t in named[0] if t in load_codebook().surveys]
                 shared = f" ({pooled_phrase(survey, known)})" if known else ""
             lines.append(f"- **{cap(who(survey))}**{shared}: {'; '.join(items)}.")

@@ -94,7 +94,6 @@ def children_say_markdown(b: br.Briefing) -> str:
     """Approved quotes (``analysis.methods.comments``) if any; otherwise says why there are none."""
     quotes = list(getattr(b, "quotes", None) or [])[:TOP_QUOTES]
     if quotes:
-
         body = "\n\n".join(quote_markdown(q) for q in quotes)
     else:
         body = ("No comments are quoted: children's own words appear only once a researcher "

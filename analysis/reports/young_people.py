@@ -234,7 +234,6 @@ def promises_markdown(we_will: Sequence[str] | None) -> str:
     items = [escape.markdown(w) for w in (we_will or []) if str(w).strip()]
     text = ["## What happens next", ""]
     if not items:
-
         return "\n".join(text) + "\n" + callout("note", "Our promises", PLACEHOLDER)
     text += ["You told us what matters to you. This is what we will do:", ""]
     text += [f"- {w}" for w in items]
