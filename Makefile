@@ -107,4 +107,4 @@ clean-reports: ## Empty REPORTS_DIR (only the default or a folder the build wrot
 
 clean: clean-reports ## Delete generated data, reports and the virtual environment
 	@case "$$VENV" in ""|/|.|..|"$$HOME") echo "clean: refusing VENV='$$VENV'" >&2; exit 1;; esac
-	rm -rf -- "$$VENV" data/synthetic .pytest_cache .ruff_cache
+	rm -rf -- "$$VENV" data/synthetic .cache .pytest_cache .ruff_cache

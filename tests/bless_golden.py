@@ -168,7 +168,7 @@ def national_dir() -> Path:
     ``analysis.methods.national.compute_national`` is what the build's national
     stage runs; the driver models come from the project's model cache.
     """
-    from analysis.core.layout import build_dir
+    from analysis.core.layout import models_dir
     from analysis.core.provenance import code_hash, data_hash, text_hash
     from analysis.data.validation import load_valid_extract
     from analysis.methods.national import compute_national
@@ -178,7 +178,7 @@ def national_dir() -> Path:
     stamp = folder / "fixture-fingerprint"
     if not (stamp.exists() and stamp.read_text() == fingerprint):
         compute_national(load_valid_extract(ROOT / FIXTURE), folder,
-                         build_dir(ROOT / "reports") / "models", data_hash(ROOT / FIXTURE))
+                         models_dir(), data_hash(ROOT / FIXTURE))
         stamp.write_text(fingerprint)
     return folder
 

@@ -9,17 +9,15 @@ naming the file (or variable) and the fix, before any work is done:
 * :func:`input_file` / :func:`output_folder` - ``DATA`` and ``MAPPING`` must
   be readable files, ``REPORTS_DIR`` and ``PARAMS_DIR`` writable folders;
 * :func:`worker_count` - ``JOBS`` is a positive whole number, capped by the
-  cores and by the memory available (each worker and its kernel take about
+  cores and by the memory available (each worker takes about
   ``WORKER_MEMORY`` bytes), with a message when capped;
 * :class:`BuildLock` - one build per ``REPORTS_DIR`` at a time: the folder's
   marker file ``.wellbeing-reports`` is locked (``fcntl.flock``) for the
   whole build; a second build says another is running and waits for it. The
   marker also tells ``make clean-reports`` the folder is the build's;
-* :func:`die_with_parent` - build workers and their kernels get the Linux
-  parent-death signal, so killing the build (even ``kill -9``) stops them;
-* :func:`kernel_folder` / :func:`remove_stale_kernel_folders` - the IPC
-  folder of the kernels is one per build, removed at its end, and folders
-  left by a killed build are removed by the next one.
+* :func:`die_with_parent` - build workers (and the model-fitting process)
+  get the Linux parent-death signal, so killing the build (even
+  ``kill -9``) stops them.
 """
 
 from __future__ import annotations
@@ -30,7 +28,6 @@ import errno
 import fcntl
 import os
 import re
-import shutil
 import signal
 import tempfile
 from pathlib import Path
@@ -43,11 +40,8 @@ MARKER_TEXT = (
     "While a build runs it holds a lock on this file; `make clean-reports` only\n"
     "empties folders that hold it.\n"
 )
-#: Peak memory of one build worker with its warm kernel (measured: about 0.7 GB).
+#: Peak memory of one build worker (measured with its former kernel: about 0.7 GB together).
 WORKER_MEMORY = 800 * 2**20
-KERNEL_PREFIX = "wb-kernels-"
-#: The build's kernel socket folder, passed to its workers.
-KERNEL_DIR_ENV = "WB_KERNEL_DIR"
 PR_SET_PDEATHSIG = 1
 
 
@@ -225,43 +219,3 @@ def die_with_parent(parent_pid: int) -> None:
     parent_death_signal(signal.SIGTERM)
     if os.getppid() != parent_pid:  # the parent died before the signal was armed
         os._exit(1)
-
-
-def kernel_preexec() -> None:
-    """``preexec_fn`` of a kernel: SIGKILL when its worker dies (set in the child)."""
-    parent_death_signal(signal.SIGKILL)
-
-
-def kernel_folder() -> str:
-    """A private folder for one build's kernel sockets, named after this process."""
-    return tempfile.mkdtemp(prefix=f"{KERNEL_PREFIX}{os.getpid()}-")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_kernel_folders(tmp: str | None = None) -> int:
-    """Remove ``wb-kernels-<pid>-*`` folders of processes that no longer run."""
-    removed = 0
-    root = Path(tmp or tempfile.gettempdir())
-    for folder in root.glob(f"{KERNEL_PREFIX}*"):
-        found = re.match(rf"{KERNEL_PREFIX}(\d+)-", folder.name)
-        if not found or not folder.is_dir() or folder.owner() != _me():
-            continue
-        if not _alive(int(found.group(1))):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed += 1
-    return removed
-
-
-def _me() -> str:
-    import pwd
-
-    return pwd.getpwuid(os.getuid()).pw_name

@@ -42,6 +42,19 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def models_dir() -> Path:
+    """The driver-model cache: one for the project, shared by every build and notebook.
+
+    The models depend only on the extract and the model code (their cache
+    key, ``drivers.cached_national_models``), not on which reports folder is
+    built, so they are fitted once per extract, by whichever build or
+    standalone notebook first needs them. With ``BUILD_DIR`` set it is that
+    folder's ``models/`` (the private place the user chose for the build).
+    """
+    env = os.environ.get("BUILD_DIR")
+    return Path(env) / "models" if env else CACHE_DIR / "models"
+
+
 @dataclass
 class Paths:
     reports: Path
@@ -50,6 +63,10 @@ class Paths:
     @property
     def work(self) -> Path:
         return build_dir(self.reports)
+
+    @property
+    def models(self) -> Path:
+        return models_dir()
 
     @property
     def national_work(self) -> Path:

@@ -7,10 +7,11 @@ Stages
      (``build_dir``: outside ``REPORTS_DIR``, private), the national CSVs, and
      every authority's contract CSVs (``indicators.csv``, ``wellbeing.csv``,
      ``breakdowns.csv``, ``change.csv``: fit once, slice many);
-  3. per authority, ``JOBS`` at a time: Papermill runs the briefing notebook on
-     a warm kernel while the worker writes and renders the young people's
-     version; then the briefing is rendered and the authority's files (its
-     CSVs from the national stage among them) are published together;
+  3. per authority, ``JOBS`` worker processes at a time: the worker writes the
+     young people's version and renders it in the background while Papermill
+     runs the briefing notebook in the worker itself (``pipeline.execute``, no
+     Jupyter kernel); then the briefing is rendered and the authority's files
+     (its CSVs from the national stage among them) are published together;
   4. the index page.
 
 Incremental: every stage records a fingerprint of its inputs (data bytes,
@@ -60,7 +61,7 @@ from analysis.data.validation import load_valid_extract
 from analysis.methods import drivers, indicators, national
 from analysis.methods.comments import approved_quotes, quotes_fingerprint, write_quotes_file
 from analysis.methods.national import compute_national
-from analysis.pipeline.kernels import run_notebook, shutdown, warm_kernel
+from analysis.pipeline.execute import run_notebook, warm_up
 from analysis.pipeline.render import (
     available_renderer,
     render_index,
@@ -72,7 +73,7 @@ from analysis.reports import young_people
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 #: The one notebook the build runs per authority (``indicators.ipynb`` and
 #: ``young_people.ipynb`` are the analyst's: their outputs come from the
-#: national stage and from :func:`young_people_document`).
+#: national stage and from :func:`young_people_sections`).
 LA_NOTEBOOKS = ("briefing",)
 FORMATS = ("html", "pdf", "docx")
 #: Documents besides the briefing, made in the worker from ``analysis.reports``:
@@ -141,8 +142,8 @@ def national_stage(
         written["seconds"] = time.monotonic() - t
 
     try:
-        fit = fitter.submit(_fit_models, df, paths.work / "models", data_fp)
-        tables, results = compute_national(df, paths.national_work, paths.work / "models",
+        fit = fitter.submit(_fit_models, df, private_dir(paths.models), data_fp)
+        tables, results = compute_national(df, paths.national_work, paths.models,
                                            data_fp, years, fitted=fit.result,
                                            with_tables=contract_csvs)
     except BaseException:
@@ -267,11 +268,12 @@ def _cell_of(exc: BaseException) -> str:
 def run_job(job: Job) -> Outcome:
     """Build one authority (or the national briefing) in a scratch folder.
 
-    An authority's one notebook (the briefing) runs on the kernel while this
-    process writes and renders the young people's version beside it (the
-    kernel is busy and this process would otherwise wait); the contract CSVs
-    the national stage wrote join the scratch folder, and everything is
-    published together. The job's log gets each stage's seconds.
+    The briefing notebook runs in this process; then the young people's
+    version is written (its picture is drawn here too: matplotlib is not
+    thread-safe) and rendered in the background (pandoc and Typst) while the
+    briefing is rendered. The contract CSVs the national stage wrote join the
+    scratch folder, and everything is published together. The job's log gets
+    each stage's seconds.
     """
 
     start = time.monotonic()
@@ -281,19 +283,23 @@ def run_job(job: Job) -> Outcome:
     current = ""
     timings: dict[str, float] = {}
     try:
+        for name in job.notebooks:
+            current = name
+            source = NOTEBOOKS / f"{name}.ipynb"
+            _timed(timings, name, run_notebook,
+                   source,
+                   job.scratch / f"{name}.ipynb",
+                   parameters_for(source, job.params),
+                   cwd=job.scratch,
+                   warm=job.warm,
+                   )
         with cf.ThreadPoolExecutor(1) as side:
-            extra = [side.submit(_timed, timings, stem, young_people_document, job, spec)
-                     for spec in extra_documents(job) for stem in (spec[1],)]
-            for name in job.notebooks:
-                current = name
-                source = NOTEBOOKS / f"{name}.ipynb"
-                _timed(timings, name, run_notebook,
-                       source,
-                       job.scratch / f"{name}.ipynb",
-                       parameters_for(source, job.params),
-                       cwd=job.scratch,
-                       warm=job.warm,
-                       )
+            extra = []
+            for spec in extra_documents(job):
+                current = spec[0]
+                sections = _timed(timings, f"{spec[1]} (write)", young_people_sections, job)
+                extra.append((spec, side.submit(_timed, timings, f"{spec[1]} (render)",
+                                                render_young_people, job, spec, sections)))
             current = "render"
             date = long_date(job.params.get("build_date", ""))
             notebook = job.notebooks[-1]
@@ -304,7 +310,7 @@ def run_job(job: Job) -> Outcome:
                        formats=formats, renderer=job.renderer,
                        metadata={"title": job.title, "date": date},
                        )
-            for spec, fut in zip(extra_documents(job), extra, strict=True):
+            for spec, fut in extra:
                 current = spec[0]
                 fut.result()
         if job.csv_root is not None:
@@ -350,25 +356,30 @@ def extra_documents(job: Job) -> list[tuple[str, str, str, tuple[str, ...]]]:
     return [spec for spec in EXTRA_DOCUMENTS if any(f in spec[3] for f in job.formats)]
 
 
-def young_people_document(job: Job, spec: tuple[str, str, str, tuple[str, ...]]) -> None:
-    """The young people's version, made here from ``analysis.reports.young_people``.
+def young_people_sections(job: Job) -> list[str]:
+    """The young people's version as Markdown sections, from ``analysis.reports.young_people``.
 
     The same call, with the same parameters, as the cell of
     ``notebooks/young_people.ipynb`` (which stays the analyst's way to read
-    it), without a Papermill run: its sections are Markdown already. It is
-    rendered with the notebook's front matter; its one figure goes to the
-    scratch folder's ``figures/`` like the briefing's.
+    it), without a Papermill run: its sections are Markdown already. Its one
+    figure goes to the scratch folder's ``figures/`` like the briefing's.
     """
-    name, stem, title, allowed = spec
     p = job.params
     _, sections = young_people.prepare(
         we_will=p.get("we_will") or [], la_code=p["la_code"], survey_year=p["survey_year"],
         national_dir=p["national_dir"], reports_dir=p.get("reports_dir"), out_dir=job.scratch,
     )
+    return sections
+
+
+def render_young_people(job: Job, spec: tuple[str, str, str, tuple[str, ...]],
+                        sections: list[str]) -> None:
+    """Render the young people's version with its notebook's front matter."""
+    name, stem, title, allowed = spec
     render_markdown(sections, job.scratch / f"{name}.ipynb", job.scratch, stem=stem,
                     formats=[f for f in job.formats if f in allowed], renderer=job.renderer,
                     metadata={"title": f"{job.name}: {title}",
-                              "date": long_date(p.get("build_date", ""))},
+                              "date": long_date(job.params.get("build_date", ""))},
                     front_from=NOTEBOOKS / f"{name}.ipynb")
 
 
@@ -518,7 +529,7 @@ _STOP_REQUESTED: int | None = None
 
 
 def _stop_worker(signum: int, frame: Any) -> None:
-    """A worker told to stop (the build was interrupted): stop its kernel, then exit.
+    """A worker told to stop (the build was interrupted): exit now.
 
     While an authority's files are being moved into place the stop waits for
     the last one (renames: milliseconds), so a stop never leaves a mixed set.
@@ -527,18 +538,16 @@ def _stop_worker(signum: int, frame: Any) -> None:
     if _PUBLISHING:
         _STOP_REQUESTED = signum
         return
-
-    shutdown()
     os._exit(128 + signum)
 
 
 def _warm_up(parent_pid: int | None = None, national_dir: str | None = None) -> None:
-    """Worker initialiser: die with the build, start the kernel, import the package early.
+    """Worker initialiser: die with the build, and load now what every job needs.
 
-    With ``national_dir`` (the national stage was up to date) the kernel and
-    this process also read the national tables now, each while the other
-    does: the first authority's notebook and young people's version then
-    start on a warm cache.
+    Papermill, matplotlib (and its font cache) and the notebook engine's shell
+    are loaded while the build is still busy (national stage, planning), and
+    with ``national_dir`` (the national stage was up to date) the national
+    tables too: the first authority then starts on a warm worker.
 
     Ctrl-C reaches every process of the terminal's group; workers ignore it so
     the build decides (it stops them with SIGTERM and prints its summary).
@@ -554,24 +563,9 @@ def _warm_up(parent_pid: int | None = None, national_dir: str | None = None) -> 
     signal.signal(signal.SIGTERM, _stop_worker)
 
     with contextlib.suppress(Exception):
-        km = warm_kernel()
-        kc = km.client()
-        kc.start_channels()
-        kc.wait_for_ready(timeout=60)
-        code = ("import analysis.reports.briefing, analysis.reports.glance, "
-                "analysis.reports.young_people, analysis.reports.national")
-        tables = national_dir is not None and (Path(national_dir) / "comparisons.csv").exists()
-        if tables:
-            code += (f"\nanalysis.methods.indicators.read_national_tables({national_dir!r})")
-        msg_id = kc.execute(code, store_history=False)
-        if tables:
+        warm_up()
+        if national_dir is not None and (Path(national_dir) / "comparisons.csv").exists():
             indicators.read_national_tables(national_dir)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            reply = kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
-            if reply.get("parent_header", {}).get("msg_id") == msg_id:
-                break
-        kc.stop_channels()
 
 
 def _ready() -> None:
@@ -780,8 +774,8 @@ def prepare_quotes(review_dir: Path, auth: Authority, params: dict[str, Any],
                    paths: Paths) -> Path:
     """Choose an authority's quotes (approved, unflagged, redacted again) for its notebook.
 
-    Done here, not in the notebook, so that the kernel (whose executed
-    notebook is published) never reads the review folder or the deny-lists.
+    Done here, not in the notebook, so that the notebook (whose executed copy
+    is published) never reads the review folder or the deny-lists.
     """
 
     quotes, counts = approved_quotes(review_dir, auth.slug, auth.la_code,
@@ -892,7 +886,6 @@ def run(args: argparse.Namespace, log: Logger) -> int:
 
 def _run_locked(args: argparse.Namespace, log: Logger, paths: Paths, data: Path,
                 mapping: Path | None, formats: tuple[str, ...], t0: float) -> int:
-    guard.remove_stale_kernel_folders()
     private_dir(paths.work)
     # Builds before the folder moved kept it inside the reports: not publishable.
     shutil.rmtree(paths.reports / ".build", ignore_errors=True)
@@ -945,7 +938,7 @@ def _build(args: argparse.Namespace, log: Logger, paths: Paths, data: Path, mapp
                  f"({len(auths)} authorities)")
     else:
         # Every authority's fingerprint holds the national one: all will be built, so
-        # the workers start now and warm up (kernels, imports) beside the national stage.
+        # the workers start now and warm up (imports, fonts) beside the national stage.
         count, note = guard.worker_count(args.jobs, max(len(known), args.jobs) + 1)
         if note:
             log.info(note)
@@ -1036,30 +1029,31 @@ def parse_formats(text: str | None) -> tuple[str, ...]:
     return tuple(f for f in FORMATS if f in wanted)
 
 
+#: How workers start: forked from the build, which has imported the package already
+#: (a spawned worker imports it again: about a second), where the platform can.
+START_METHOD = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+
+
 class Workers:
     """The build's worker processes, started as soon as there is certainly work for them.
 
-    Started before the national stage (or before planning), they import the
-    package and start their kernels while this process is still busy, so the
-    first authority starts on a warm kernel instead of waiting for one.
-    Workers (and through them their kernels) die with this process even when
-    it is killed outright (parent-death signal).
+    Started before the national stage (or before planning), they load what
+    the notebooks need while this process is still busy, so the first
+    authority starts on a warm worker. Workers die with this process even
+    when it is killed outright (parent-death signal).
     """
 
     def __init__(self, count: int, national_dir: Path | None = None):
         self.count = count
-        self.kernel_dir = guard.kernel_folder()
-        self.previous_env = os.environ.get(guard.KERNEL_DIR_ENV)
-        os.environ[guard.KERNEL_DIR_ENV] = self.kernel_dir  # inherited by the spawned workers
         self.closed = False
         self.pool = cf.ProcessPoolExecutor(
-            count, mp_context=mp.get_context("spawn"), initializer=_warm_up,
+            count, mp_context=mp.get_context(START_METHOD), initializer=_warm_up,
             initargs=(os.getpid(), str(national_dir.resolve()) if national_dir else None))
         for _ in range(count):  # workers start on demand: one no-op each starts them all
             self.pool.submit(_ready)
 
     def close(self, stop: bool = False) -> None:
-        """Wait for the workers to finish (``stop``: stop them now); remove their sockets."""
+        """Wait for the workers to finish (``stop``: stop them now)."""
         if self.closed:
             return
         self.closed = True
@@ -1067,11 +1061,6 @@ class Workers:
             _stop_pool(self.pool)
         else:
             self.pool.shutdown(wait=True)
-        if self.previous_env is None:
-            os.environ.pop(guard.KERNEL_DIR_ENV, None)
-        else:
-            os.environ[guard.KERNEL_DIR_ENV] = self.previous_env
-        shutil.rmtree(self.kernel_dir, ignore_errors=True)
 
 
 def execute(jobs: list[Job], workers: Workers, log: Logger
@@ -1111,7 +1100,7 @@ def execute(jobs: list[Job], workers: Workers, log: Logger
 
 
 def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
-    """Stop every worker now (SIGTERM: each stops its kernel), then SIGKILL stragglers."""
+    """Stop every worker now (SIGTERM), then SIGKILL stragglers."""
     procs = list((getattr(pool, "_processes", None) or {}).values())
     for proc in procs:
         with contextlib.suppress(Exception):

@@ -77,7 +77,7 @@ def _standalone(stamp: tuple[str, float, int]) -> Path:
     folder = layout.standalone_dir(provenance.text_hash(data_fp, provenance.code_hash()))
     if (folder / layout.COMPARISONS_CSV).exists():
         return folder
-    models = layout.build_dir(PROJECT_ROOT / "reports") / "models"
+    models = layout.private_dir(layout.models_dir())
     compute_national(load_valid_extract(source), folder, models, data_fp)
     _forget_old(folder.parent.parent)
     return folder
