@@ -936,6 +936,11 @@ def _build(args: argparse.Namespace, log: Logger, paths: Paths, data: Path, mapp
                  for a in state["authorities"]]
         log.info("Extract and code unchanged: national stage up to date "
                  f"({len(auths)} authorities)")
+        # Forked before planning (milliseconds), the workers load matplotlib, Papermill
+        # and the national tables while this process plans; stopped if nothing is to do.
+        count, _ = guard.worker_count(args.jobs, len(auths) + 1)
+        workers = Workers(count, paths.national_work)
+        started.append(workers)
     else:
         # Every authority's fingerprint holds the national one: all will be built, so
         # the workers start now and warm up (imports, fonts) beside the national stage.
@@ -984,14 +989,14 @@ def _build(args: argparse.Namespace, log: Logger, paths: Paths, data: Path, mapp
     index = paths.reports / "index.html"
     index_error = ""
     if jobs:
+        count, note = guard.worker_count(args.jobs, len(jobs))
+        if note:
+            log.info(note)
         if workers is None:
-            count, note = guard.worker_count(args.jobs, len(jobs))
-            if note:
-                log.info(note)
             workers = Workers(count, paths.national_work)
             started.append(workers)
-        log.info(f"Building {len(jobs)} briefing(s) with {workers.count} worker(s); "
-                 f"{up_to_date} already up to date")
+        log.info(f"Building {len(jobs)} briefing(s) with {min(count, workers.count)} "
+                 f"worker(s); {up_to_date} already up to date")
         done, interrupted = execute(jobs, workers, log)
         outcomes.update(done)
     elif workers is not None:
