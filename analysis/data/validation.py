@@ -42,15 +42,28 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 
 from analysis.core.errors import ExtractError
 from analysis.data.codebook import Codebook, Column, load_codebook
 from analysis.data.extract import TEXT_DTYPE, ExtractWarning, map_unique, read_extract, strip_text
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
+
+
+def _pandera() -> Any:
+    """pandera, imported when an extract is first validated, not with this module.
+
+    It costs about a third of a second; a build whose national stage is up to
+    date (one parameter file edited, or nothing changed) validates nothing.
+    """
+    import pandera.pandas
+
+    return pandera.pandas
 
 __all__ = [
     "ExtractWarning",
@@ -151,6 +164,7 @@ def _check(fn: Callable[[pd.Series], pd.Series], error: str, rule: _Rule) -> pa.
     costs more than the checks) and pass blank cells themselves; blanks are
     the business of ``nullable`` (the required-column rule).
     """
+    pa = _pandera()
     known = _RULES.setdefault(error, rule)
     if known != rule:
         raise RuntimeError(f"two validation rules share the error text {error!r}")
@@ -326,6 +340,7 @@ def extract_schema(frame: pd.DataFrame, cb: Codebook | None = None) -> pa.DataFr
     and la_code from it (:class:`RowContext`). Every spec column must be
     present; only ``required`` columns are non-nullable.
     """
+    pa = _pandera()
     cb = cb or load_codebook()
     ctx = RowContext(frame, cb)
     columns = {
@@ -350,6 +365,7 @@ def typed_schema(codebook_path: str | None = None, free_text: bool = False
     With ``free_text`` the free-text columns follow the answers (text; blank
     where the extract has no such column).
     """
+    pa = _pandera()
     cb = load_codebook(codebook_path)
     ints = set(integer_columns(cb))
     cols = cb.all_columns if free_text else cb.columns
@@ -398,6 +414,8 @@ def validate_frame(df: pd.DataFrame, source: str = "<data>", free_text: bool = F
             + ", ".join(f"'{c}'" for c in extra)
         )
     text = strip_text(df[[c for c in df.columns if c in cb.all_columns]].reset_index(drop=True))
+    from pandera.errors import SchemaErrors
+
     try:
         extract_schema(text, cb).validate(text, lazy=True, inplace=True)
     except SchemaErrors as exc:
