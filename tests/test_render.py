@@ -364,8 +364,9 @@ def _count_pandoc_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
 
 def _one_run_per_format(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The renderer as it was: one pandoc run per format."""
+    """The renderer as it was: one pandoc run per format, pandoc's own runtime options."""
     monkeypatch.setattr(render_module, "_render_together", lambda *args: False)
+    monkeypatch.setattr(render_module, "_pandoc_rts", lambda: ())
 
 
 def _svg_notebook(folder: Path) -> Path:

@@ -508,6 +508,25 @@ def _pandoc_path() -> str:
         raise RenderError(f"pandoc not found: {_one_line(str(exc))}") from exc
 
 
+#: GHC runtime options for pandoc's garbage collector. The pandoc binary is
+#: built with ``-with-rtsopts=-H64m``: a 64 MB allocation area, which is
+#: collected out of cache. A 4 MB one, with 32 MB for the old generation
+#: before its first major collection, takes about a quarter less CPU to render a
+#: briefing (docs/performance.md). They change how memory is managed, never the output.
+PANDOC_RTS: tuple[str, ...] = ("+RTS", "-H4k", "-A4m", "-O32m", "-RTS")
+
+
+@functools.lru_cache(maxsize=1)
+def _pandoc_rts() -> tuple[str, ...]:
+    """:data:`PANDOC_RTS` when this pandoc accepts runtime options, else nothing."""
+    try:
+        proc = subprocess.run([_pandoc_path(), *PANDOC_RTS, "--version"], capture_output=True,
+                              timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    return PANDOC_RTS if proc.returncode == 0 else ()
+
+
 @functools.lru_cache(maxsize=1)
 def _typst_fonts() -> Any:
     """Fonts for Typst: its embedded ones plus matplotlib's DejaVu family.
@@ -570,7 +589,8 @@ def _pandoc_process(args: list[str], markdown: str, cwd: Path, env: Mapping[str,
                     filters: Sequence[Path] = ()) -> subprocess.CompletedProcess[bytes]:
     """Run pandoc on ``markdown`` with the house filter (after ``filters``), in ``cwd``."""
     lua = [a for f in (*filters, LUA_FILTER) for a in ("--lua-filter", str(f))]
-    cmd = [_pandoc_path(), "--from", PANDOC_MARKDOWN, *lua, "--resource-path", str(cwd), *args]
+    cmd = [_pandoc_path(), *_pandoc_rts(), "--from", PANDOC_MARKDOWN, *lua,
+           "--resource-path", str(cwd), *args]
     try:
         return subprocess.run(cmd, input=markdown.encode("utf-8"), cwd=cwd, env=dict(env),
                               capture_output=True, timeout=TIMEOUT_SECONDS, check=False)
