@@ -100,9 +100,15 @@ local function write_output(doc, out)
   pandoc.mediabag.empty()
 end
 
-function Pandoc(doc)
-  for _, out in ipairs(spec.outputs or {}) do
-    write_output(doc, out)
-  end
-  return nil
-end
+-- An explicit filter, no global functions: all filters of a pandoc run share
+-- one Lua state, and a global Pandoc() would be seen by the house filter's run.
+return {
+  {
+    Pandoc = function(doc)
+      for _, out in ipairs(spec.outputs or {}) do
+        write_output(doc, out)
+      end
+      return nil -- pandoc's own format is written from the document as it was read
+    end,
+  },
+}
