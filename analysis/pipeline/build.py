@@ -114,14 +114,17 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------- national stage
 def national_stage(
-    data: Path, mapping: Path | None, paths: Paths, data_fp: str, code_fp: str, log: Logger
+    data: Path, mapping: Path | None, paths: Paths, data_fp: str, code_fp: str, log: Logger,
+    workers: Workers | None = None,
 ) -> list[Authority]:
     """Validate and do all once-per-run work; return the authorities in the data.
 
     The driver models, the longest step, are fitted (or read from their
     cache) in a process of their own, started first; meanwhile this process
-    computes the comparison tables and slices every authority's contract
-    CSVs from them. The results are those of one process doing it all.
+    computes the comparison tables, and every authority's contract CSVs are
+    sliced from them by the ``workers`` (idle until the national results are
+    ready; by this process without them). The results are those of one
+    process doing it all.
     """
 
     t0 = time.monotonic()
@@ -138,7 +141,7 @@ def national_stage(
 
     def contract_csvs(folder: Path) -> None:
         t = time.monotonic()
-        written["failed"] = write_authority_csvs(folder, auths, years)
+        written["failed"] = write_authority_csvs(folder, auths, years, workers)
         written["seconds"] = time.monotonic() - t
 
     try:
@@ -170,34 +173,52 @@ def _fit_models(df: Any, models_dir: Path, data_fp: str) -> drivers.DriverResult
     return drivers.cached_national_models(df, models_dir, data_fp)
 
 
-def write_authority_csvs(national_dir: Path, auths: list[Authority], years: dict[str, int]
-                         ) -> dict[str, str]:
-    """Every authority's contract CSVs, in one loop here rather than one notebook each.
+def write_authority_csvs(national_dir: Path, auths: list[Authority], years: dict[str, int],
+                         workers: Workers | None = None) -> dict[str, str]:
+    """Every authority's contract CSVs, in one pass here rather than one notebook each.
 
     ``indicators.csv``, ``wellbeing.csv``, ``breakdowns.csv`` and ``change.csv``
     (``indicators.write_la_outputs``) go to ``<national_dir>/authorities/<slug>/``
     (``Paths.authority_csvs``), private until the authority's job publishes
     them with its briefing (so a failed authority publishes none of them).
-    The tables are read back from ``national_dir``, as a notebook reads them,
-    so the bytes are those an ``indicators.ipynb`` run on the build's folder
-    writes. An authority whose figures cannot be sliced (e.g. a parameter
+    With ``workers`` the authorities are shared among them (they are idle
+    until the national stage ends, and read the tables they will need
+    anyway). An authority whose figures cannot be sliced (e.g. a parameter
     file asking for a year it has no answers in) gets ``<slug>.error`` with
     the reason instead; its job fails with it and the others are unaffected.
     Returns slug -> reason of those.
     """
-    tables = indicators.read_national_tables(national_dir)
     root = Path(national_dir) / AUTHORITY_CSVS
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
+    jobs = [(a.slug, a.la_code, years[a.la_code]) for a in auths]
+    if workers is None or workers.count < 2 or len(jobs) < 2:
+        return slice_authority_csvs(national_dir, jobs)
+    chunks = [jobs[i::workers.count] for i in range(workers.count)]
     failed: dict[str, str] = {}
-    for auth in auths:
+    for fut in [workers.pool.submit(slice_authority_csvs, national_dir, c) for c in chunks]:
+        failed.update(fut.result())
+    return dict(sorted(failed.items()))
+
+
+def slice_authority_csvs(national_dir: Path, jobs: list[tuple[str, str, int]]
+                         ) -> dict[str, str]:
+    """The contract CSVs of (slug, la_code, year) ``jobs`` from the tables in ``national_dir``.
+
+    The tables are read back from the folder, as a notebook reads them, so
+    the bytes are those an ``indicators.ipynb`` run on the build's folder
+    writes. Returns slug -> reason of the authorities that could not be sliced.
+    """
+    tables = indicators.read_national_tables(national_dir)
+    root = Path(national_dir) / AUTHORITY_CSVS
+    failed: dict[str, str] = {}
+    for slug, la_code, year in jobs:
         try:
-            indicators.write_la_outputs(tables, auth.la_code, years[auth.la_code],
-                                        root / auth.slug)
+            indicators.write_la_outputs(tables, la_code, year, root / slug)
         except Exception as exc:  # noqa: BLE001 - isolated: this authority fails, not all
-            shutil.rmtree(root / auth.slug, ignore_errors=True)
-            failed[auth.slug] = f"{getattr(exc, 'ename', type(exc).__name__)}: {exc}"
-            write_atomic(root / f"{auth.slug}.error", failed[auth.slug])
+            shutil.rmtree(root / slug, ignore_errors=True)
+            failed[slug] = f"{getattr(exc, 'ename', type(exc).__name__)}: {exc}"
+            write_atomic(root / f"{slug}.error", failed[slug])
     return failed
 
 
@@ -949,7 +970,7 @@ def _build(args: argparse.Namespace, log: Logger, paths: Paths, data: Path, mapp
             log.info(note)
         workers = Workers(count)
         started.append(workers)
-        auths = national_stage(data, mapping, paths, data_fp, code_fp, log)
+        auths = national_stage(data, mapping, paths, data_fp, code_fp, log, workers)
         national_fp = text_hash(data_fp, code_fp, briefing_years(auths, paths.params))
         write_json_atomic(paths.state_file, {
             "version": STATE_VERSION, "national": national_fp,
