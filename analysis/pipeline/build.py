@@ -1056,8 +1056,9 @@ def parse_formats(text: str | None) -> tuple[str, ...]:
 
 
 #: How workers start: forked from the build, which has imported the package already
-#: (a spawned worker imports it again: about a second), where the platform can.
-START_METHOD = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+#: (a spawned worker imports it again: about a second). On Linux only: macOS's system
+#: libraries are not safe to fork (Python's default there is spawn).
+START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 
 
 class Workers:
