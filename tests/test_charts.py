@@ -38,7 +38,8 @@ def _rows() -> pd.DataFrame:
 def test_chart_draws_unsuppressed_rows_with_words_and_shapes(tmp_path: Path) -> None:
     fig = la_vs_others_chart(_rows(), "relationships", "Relationships")
     ax = fig.axes[0]
-    labels = [t.get_text() for t in ax.get_yticklabels()]
+    # Row labels are texts beside the axis (right-aligned to it), not tick labels.
+    labels = [t.get_text() for t in ax.texts if t.get_horizontalalignment() == "right"]
     assert sorted(labels) == ["Have a good friend", "Have a trusted adult", "Trust their carers"]
     words = {t.get_text() for t in ax.texts}
     assert {"Better", "Worse", "Similar"} <= words

@@ -65,6 +65,35 @@ def _rc_context(rc: dict[str, Any]) -> Any:
     return matplotlib.rc_context(rc)
 
 
+def _row_labels(ax: Any, ys: Sequence[float], labels: Sequence[str] | None) -> None:
+    """Each row's label (and tick mark, where ticks have a length) beside the y axis.
+
+    What matplotlib's y ticks draw, as one text per label and one line of marks
+    per panel: a Tick is five artists made afresh for every row of every chart
+    (a sixth of a briefing's time). One real tick of the axis is the template,
+    so the labels and marks take its font, colour, padding, size and
+    transform (the rc settings and ``tick_params`` in force) and land on the
+    same pixels; the axis itself is left without ticks. ``labels=None`` draws
+    the marks only (a panel sharing the first one's labels).
+    """
+    from matplotlib.lines import Line2D
+
+    template = ax.yaxis.get_major_ticks(1)[0]
+    ax.set_yticks([])
+    if labels is not None and template.label1.get_visible():
+        for y, label in zip(ys, labels, strict=True):
+            text = ax.text(0, y, label)
+            text.update_from(template.label1)
+            text.set_zorder(ax.yaxis.get_zorder())
+    mark = template.tick1line
+    if ys and mark.get_visible() and mark.get_markersize() > 0:
+        line = Line2D([0] * len(ys), list(ys))
+        line.update_from(mark)
+        ax.add_artist(line)  # not add_line: marks are not data, they leave the limits alone
+        line.set_clip_on(False)
+        line.set_zorder(ax.yaxis.get_zorder())
+
+
 #: Okabe-Ito colours (colour-blind safe).
 OKABE_ITO = {
     "black": "#000000", "orange": "#E69F00", "sky_blue": "#56B4E9",
@@ -191,8 +220,6 @@ def la_vs_others_chart(
             ax.text(1.01, y, style["word"], transform=ax.get_yaxis_transform(),
                     va="center", ha="left", fontsize=FONT_SIZE, fontweight="bold",
                     color="black")
-        ax.set_yticks(ys)
-        ax.set_yticklabels(labels)
         ax.set_xlim(0, 100)
         ax.set_ylim(-0.7, max(len(shown), 1) - 0.3)
         ax.set_xticks(range(0, 101, 20))
@@ -202,6 +229,7 @@ def la_vs_others_chart(
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
         ax.tick_params(axis="y", length=0)
+        _row_labels(ax, ys, labels)
         handles = [
             Line2D([], [], marker=s["marker"], color=s["color"], markeredgecolor="black",
                    markeredgewidth=0.6, linestyle="", markersize=8,
@@ -217,7 +245,6 @@ def la_vs_others_chart(
                                   linestyle="", markersize=10,
                                   label="Expected for children of the same age and gender"))
         if not shown:
-            ax.set_yticks([])
             ax.text(50, 0, "No indicator has enough answers to show", ha="center",
                     va="center", fontsize=FONT_SIZE)
         # Fixed margins in inches: title on top; legend and note at the bottom.
@@ -481,7 +508,9 @@ def spine_figure(rows: pd.DataFrame, title: str) -> Any:
             ax.set_title(age_words(survey, "tag"), fontsize=9, y=1.0)
             for side in ("top", "right", "left"):
                 ax.spines[side].set_visible(False)
-        axes[0][0].set_yticks(range(len(measures)), [cb.measure(m).label for m in measures])
+        names = [cb.measure(m).label for m in measures]
+        for i, ax in enumerate(axes[0]):
+            _row_labels(ax, range(len(measures)), names if i == 0 else None)
         axes[0][0].invert_yaxis()
         handles = [Line2D([], [], marker=FLAG_STYLE[f]["marker"], linestyle="",
                           color=FLAG_STYLE[f]["color"], markeredgecolor=OKABE_ITO["black"],
