@@ -65,33 +65,48 @@ def _rc_context(rc: dict[str, Any]) -> Any:
     return matplotlib.rc_context(rc)
 
 
-def _row_labels(ax: Any, ys: Sequence[float], labels: Sequence[str] | None) -> None:
-    """Each row's label (and tick mark, where ticks have a length) beside the y axis.
+def _ticks(ax: Any, which: str, locs: Sequence[float], labels: Sequence[str] | None) -> None:
+    """An axis's ticks (label, mark, grid line) as plain artists, on the same pixels.
 
-    What matplotlib's y ticks draw, as one text per label and one line of marks
-    per panel: a Tick is five artists made afresh for every row of every chart
-    (a sixth of a briefing's time). One real tick of the axis is the template,
-    so the labels and marks take its font, colour, padding, size and
-    transform (the rc settings and ``tick_params`` in force) and land on the
-    same pixels; the axis itself is left without ticks. ``labels=None`` draws
-    the marks only (a panel sharing the first one's labels).
+    What matplotlib's ticks draw, without its Tick objects: a Tick is five
+    artists made afresh for every row of every chart (a sixth of a briefing's
+    time). One real tick of the axis is the template, so the labels, marks and
+    grid lines take its font, colour, padding, size and transforms (the rc
+    settings, ``grid`` and ``tick_params`` in force, so call this after them);
+    the axis itself is left without ticks (so not for an axis with a label, which
+    matplotlib places below its tick labels). Labels are texts (one per tick),
+    marks are one line of markers, grid lines one line each, all at the
+    axis's place in the drawing order. ``labels=None`` draws no labels (a
+    panel sharing the first one's).
     """
     from matplotlib.lines import Line2D
 
-    template = ax.yaxis.get_major_ticks(1)[0]
-    ax.set_yticks([])
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    template = axis.get_major_ticks(1)[0]
+    (ax.set_xticks if which == "x" else ax.set_yticks)([])
+    locs = list(locs)
+    zorder = axis.get_zorder()
+
+    def point(loc: float, other: float) -> tuple[float, float]:
+        return (loc, other) if which == "x" else (other, loc)
+
+    def add(line: Line2D, like: Line2D, clipped: bool) -> None:
+        line.update_from(like)
+        ax.add_artist(line)  # not add_line: ticks are not data, they leave the limits alone
+        line.set_clip_on(clipped)  # grid lines are clipped to the panel, as the axis clips them
+        line.set_zorder(zorder)
+
     if labels is not None and template.label1.get_visible():
-        for y, label in zip(ys, labels, strict=True):
-            text = ax.text(0, y, label)
+        for loc, label in zip(locs, labels, strict=True):
+            text = ax.text(*point(loc, 0), label)
             text.update_from(template.label1)
-            text.set_zorder(ax.yaxis.get_zorder())
+            text.set_zorder(zorder)
     mark = template.tick1line
-    if ys and mark.get_visible() and mark.get_markersize() > 0:
-        line = Line2D([0] * len(ys), list(ys))
-        line.update_from(mark)
-        ax.add_artist(line)  # not add_line: marks are not data, they leave the limits alone
-        line.set_clip_on(False)
-        line.set_zorder(ax.yaxis.get_zorder())
+    if locs and mark.get_visible() and mark.get_markersize() > 0:
+        add(Line2D(*zip(*(point(loc, 0) for loc in locs), strict=True)), mark, False)
+    if template.gridline.get_visible():
+        for loc in locs:
+            add(Line2D(*zip(point(loc, 0), point(loc, 1), strict=True)), template.gridline, True)
 
 
 #: Okabe-Ito colours (colour-blind safe).
@@ -222,14 +237,13 @@ def la_vs_others_chart(
                     color="black")
         ax.set_xlim(0, 100)
         ax.set_ylim(-0.7, max(len(shown), 1) - 0.3)
-        ax.set_xticks(range(0, 101, 20))
-        ax.set_xticklabels([f"{v}%" for v in range(0, 101, 20)])
         ax.grid(axis="x", color=NEUTRAL["grid"], lw=0.8)
         ax.set_axisbelow(True)
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
         ax.tick_params(axis="y", length=0)
-        _row_labels(ax, ys, labels)
+        _ticks(ax, "y", ys, labels)
+        _ticks(ax, "x", range(0, 101, 20), [f"{v}%" for v in range(0, 101, 20)])
         handles = [
             Line2D([], [], marker=s["marker"], color=s["color"], markeredgecolor="black",
                    markeredgewidth=0.6, linestyle="", markersize=8,
@@ -501,7 +515,7 @@ def spine_figure(rows: pd.DataFrame, title: str) -> Any:
                            edgecolor=OKABE_ITO["black"], linewidth=0.6, zorder=3)
             ax.axvline(0, color=OKABE_ITO["black"], linewidth=0.9, zorder=2)
             ax.set_xlim(-1.15, 1.15)
-            ax.set_xticks([0], ["average"])
+            ax.set_xticks([0], ["average"])  # a real tick: the axis label sits below it
             ax.set_xlabel("\u2190 worse    better \u2192", fontsize=8)
             # At the panel's top, where matplotlib would place it: given, it skips the
             # search for tick labels above the panel (none here), a tenth of a second.
@@ -510,7 +524,7 @@ def spine_figure(rows: pd.DataFrame, title: str) -> Any:
                 ax.spines[side].set_visible(False)
         names = [cb.measure(m).label for m in measures]
         for i, ax in enumerate(axes[0]):
-            _row_labels(ax, range(len(measures)), names if i == 0 else None)
+            _ticks(ax, "y", range(len(measures)), names if i == 0 else None)
         axes[0][0].invert_yaxis()
         handles = [Line2D([], [], marker=FLAG_STYLE[f]["marker"], linestyle="",
                           color=FLAG_STYLE[f]["color"], markeredgecolor=OKABE_ITO["black"],
