@@ -29,7 +29,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
 from pypdf import PdfReader
 
+from analysis.pipeline import render as render_module
 from analysis.pipeline.render import (
+    FORMATS,
     RenderError,
     available_renderer,
     build_markdown,
@@ -346,6 +348,87 @@ def test_render_is_deterministic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     second = render_notebook(notebook, tmp_path / "b", renderer="pandoc")
     for fmt in ("html", "pdf", "docx"):
         assert first[fmt].read_bytes() == second[fmt].read_bytes(), fmt
+
+
+def _count_pandoc_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Record the options of every pandoc run the renderer makes."""
+    runs: list[list[str]] = []
+    real = render_module._pandoc_process
+
+    def spy(args: list[str], *rest: object, **kwargs: object) -> object:
+        runs.append(list(args))
+        return real(args, *rest, **kwargs)
+
+    monkeypatch.setattr(render_module, "_pandoc_process", spy)
+    return runs
+
+
+def _one_run_per_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The renderer as it was: one pandoc run per format, pandoc's own runtime options."""
+    monkeypatch.setattr(render_module, "_render_together", lambda *args: False)
+    monkeypatch.setattr(render_module, "_pandoc_rts", lambda: ())
+
+
+def _svg_notebook(folder: Path) -> Path:
+    """The test briefing with an SVG chart added (pandoc gives SVGs PNG fallbacks in Word)."""
+    notebook = make_briefing_notebook(folder)
+    (folder / "figures" / "bar.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20">'
+        '<rect width="40" height="20" fill="#1d4f91"/></svg>', encoding="utf-8")
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.append(new_markdown_cell('![A bar](figures/bar.svg){fig-alt="A blue bar"}'))
+    nbformat.write(nb, notebook)
+    return notebook
+
+
+@pytest.mark.parametrize("formats", [("html", "pdf", "docx"), ("pdf", "docx"), ("html", "docx")])
+def test_one_pandoc_run_writes_what_one_run_per_format_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, formats: tuple[str, ...]) -> None:
+    """pandoc parses the document once and writes every format (templates/briefing-outputs.lua);
+    the files are byte for byte those of one pandoc run per format (the renderer before)."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    notebook = make_briefing_notebook(tmp_path / "nb")
+    runs = _count_pandoc_runs(monkeypatch)
+    together = render_notebook(notebook, tmp_path / "together", formats=formats,
+                               renderer="pandoc", metadata={"title": TITLE})
+    assert len(runs) == 1
+    _one_run_per_format(monkeypatch)
+    separate = render_notebook(notebook, tmp_path / "separate", formats=formats,
+                               renderer="pandoc", metadata={"title": TITLE})
+    assert len(runs) == 1 + len(formats)
+    for fmt in formats:
+        assert together[fmt].read_bytes() == separate[fmt].read_bytes(), fmt
+
+
+def test_svg_images_get_their_own_word_run(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Word output with an SVG comes from its own pandoc run, which adds the PNG fallback a
+    Lua filter cannot; the other formats still come from the one run, all as before."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    notebook = _svg_notebook(tmp_path / "nb")
+    runs = _count_pandoc_runs(monkeypatch)
+    together = render_notebook(notebook, tmp_path / "together", renderer="pandoc")
+    assert [run[run.index("--to") + 1] for run in runs] == ["html5", "docx"]
+    _one_run_per_format(monkeypatch)
+    separate = render_notebook(notebook, tmp_path / "separate", renderer="pandoc")
+    for fmt in FORMATS:
+        assert together[fmt].read_bytes() == separate[fmt].read_bytes(), fmt
+
+
+@pytest.mark.parametrize("image", ["figures/missing.png", "https://example.org/chart.png"])
+def test_failures_read_as_with_one_run_per_format(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  image: str) -> None:
+    """A missing image or a URL fails with the error one run per format gives (it is rerun so)."""
+    notebook = make_briefing_notebook(tmp_path / "nb", image=image)
+    with pytest.raises(RenderError) as together:
+        render_notebook(notebook, tmp_path / "out", renderer="pandoc")
+    _one_run_per_format(monkeypatch)
+    with pytest.raises(RenderError) as separate:
+        render_notebook(notebook, tmp_path / "out", renderer="pandoc")
+    assert str(together.value) == str(separate.value)
+    assert "html rendering failed (pandoc)" in str(together.value)
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 @pytest.mark.parametrize("formats", [("html",), ("pdf",), ("docx",), ("html", "pdf", "docx")])

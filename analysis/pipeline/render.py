@@ -13,11 +13,14 @@ Two renderers produce the same three files (``<stem>.html``, ``<stem>.pdf``,
 * **pandoc + Typst** (the fallback, and the only one on machines where Quarto
   cannot be installed). The notebook's visible content is assembled into one
   pandoc-Markdown document (outputs only: code never reaches readers), then
-  pandoc, from the ``pypandoc-binary`` wheel, converts it three times in
-  parallel: to a self-contained HTML page, to a Word file styled by
-  ``templates/reference.docx``, and to Typst markup that the ``typst`` wheel
-  compiles to PDF. ``templates/briefing.lua`` reproduces the Quarto features
-  the briefings use (callouts, ``fig-alt``, HTML tables in PDF/Word).
+  pandoc, from the ``pypandoc-binary`` wheel, parses it once and writes a
+  self-contained HTML page, a Word file styled by ``templates/reference.docx``
+  and Typst markup that the ``typst`` wheel compiles to PDF: pandoc writes
+  its own output format as usual, and ``templates/briefing-outputs.lua``
+  writes the others from the same parsed document, as ``pandoc --to`` each of
+  them would (see :func:`_render_together`; one run per format remains the
+  fallback). ``templates/briefing.lua`` reproduces the Quarto features the
+  briefings use (callouts, ``fig-alt``, HTML tables in PDF/Word).
 
 The Markdown is assembled here rather than with nbconvert's MarkdownExporter
 because the briefings need different choices from its defaults (text/markdown
@@ -61,6 +64,7 @@ HTML_TEMPLATE = TEMPLATES / "briefing.html"
 TYPST_TEMPLATE = TEMPLATES / "briefing.typ"
 CSS_FILE = TEMPLATES / "briefing.css"
 LUA_FILTER = TEMPLATES / "briefing.lua"
+OUTPUTS_FILTER = TEMPLATES / "briefing-outputs.lua"
 REFERENCE_DOCX = TEMPLATES / "reference.docx"
 
 FORMATS: tuple[str, ...] = ("html", "pdf", "docx")
@@ -504,6 +508,25 @@ def _pandoc_path() -> str:
         raise RenderError(f"pandoc not found: {_one_line(str(exc))}") from exc
 
 
+#: GHC runtime options for pandoc's garbage collector. The pandoc binary is
+#: built with ``-with-rtsopts=-H64m``: a 64 MB allocation area, which is
+#: collected out of cache. A 4 MB one, with 32 MB for the old generation
+#: before its first major collection, takes about a quarter less CPU to render a
+#: briefing (docs/performance.md). They change how memory is managed, never the output.
+PANDOC_RTS: tuple[str, ...] = ("+RTS", "-H4k", "-A4m", "-O32m", "-RTS")
+
+
+@functools.lru_cache(maxsize=1)
+def _pandoc_rts() -> tuple[str, ...]:
+    """:data:`PANDOC_RTS` when this pandoc accepts runtime options, else nothing."""
+    try:
+        proc = subprocess.run([_pandoc_path(), *PANDOC_RTS, "--version"], capture_output=True,
+                              timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    return PANDOC_RTS if proc.returncode == 0 else ()
+
+
 @functools.lru_cache(maxsize=1)
 def _typst_fonts() -> Any:
     """Fonts for Typst: its embedded ones plus matplotlib's DejaVu family.
@@ -561,49 +584,71 @@ def _one_line(text: str, limit: int = 300) -> str:
     return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
-def _run_pandoc(args: list[str], markdown: str, cwd: Path, env: Mapping[str, str],
-                notebook: Path, fmt: str) -> bytes:
-    cmd = [_pandoc_path(), "--from", PANDOC_MARKDOWN, "--lua-filter", str(LUA_FILTER),
+def _pandoc_process(args: list[str], markdown: str, cwd: Path, env: Mapping[str, str],
+                    notebook: Path, fmt: str,
+                    filters: Sequence[Path] = ()) -> subprocess.CompletedProcess[bytes]:
+    """Run pandoc on ``markdown`` with the house filter (after ``filters``), in ``cwd``."""
+    lua = [a for f in (*filters, LUA_FILTER) for a in ("--lua-filter", str(f))]
+    cmd = [_pandoc_path(), *_pandoc_rts(), "--from", PANDOC_MARKDOWN, *lua,
            "--resource-path", str(cwd), *args]
     try:
-        proc = subprocess.run(cmd, input=markdown.encode("utf-8"), cwd=cwd, env=dict(env),
+        return subprocess.run(cmd, input=markdown.encode("utf-8"), cwd=cwd, env=dict(env),
                               capture_output=True, timeout=TIMEOUT_SECONDS, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise RenderError(f"{notebook}: {fmt} rendering failed: {_one_line(str(exc))}") from exc
+
+
+def _missing_resources(stderr: str) -> list[str]:
+    """pandoc's warnings about images it could not read.
+
+    pandoc only warns about a missing image and then links to it (HTML) or
+    drops it (Word); either way the briefing would be wrong, so it fails.
+    """
+    return [ln for ln in stderr.splitlines() if "Could not fetch resource" in ln]
+
+
+def _run_pandoc(args: list[str], markdown: str, cwd: Path, env: Mapping[str, str],
+                notebook: Path, fmt: str) -> bytes:
+    proc = _pandoc_process(args, markdown, cwd, env, notebook, fmt)
     stderr = proc.stderr.decode("utf-8", "replace")
     if proc.returncode != 0:
         raise RenderError(f"{notebook}: {fmt} rendering failed (pandoc): {_one_line(stderr)}")
-    # pandoc only warns about a missing image and then links to it (HTML) or
-    # drops it (Word); either way the briefing would be wrong, so fail.
-    missing = [ln for ln in stderr.splitlines() if "Could not fetch resource" in ln]
+    missing = _missing_resources(stderr)
     if missing:
         raise RenderError(f"{notebook}: {fmt} rendering failed (pandoc): {_one_line(missing[0])}")
     return proc.stdout
 
 
+def _pandoc_args(fmt: str, ctx: _Context) -> list[str]:
+    """The pandoc options that write ``fmt`` (Typst markup, on stdout, for "pdf")."""
+    if fmt == "html":
+        return ["--to", "html5", "--standalone", "--embed-resources",
+                "--template", str(HTML_TEMPLATE), "--css", str(CSS_FILE), "--mathml",
+                "--wrap", "none", "--output", str(ctx.temp["html"])]
+    if fmt == "docx":
+        return ["--to", "docx", "--reference-doc", str(REFERENCE_DOCX),
+                "--output", str(ctx.temp["docx"])]
+    return ["--to", "typst", "--standalone", "--template", str(TYPST_TEMPLATE), "--wrap", "none"]
+
+
 def _render_html(markdown: str, ctx: _Context) -> None:
-    _run_pandoc(
-        ["--to", "html5", "--standalone", "--embed-resources", "--template", str(HTML_TEMPLATE),
-         "--css", str(CSS_FILE), "--mathml", "--wrap", "none", "--output", str(ctx.temp["html"])],
-        markdown, ctx.cwd, ctx.env, ctx.notebook, "html",
-    )
+    _run_pandoc(_pandoc_args("html", ctx), markdown, ctx.cwd, ctx.env, ctx.notebook, "html")
 
 
 def _render_docx(markdown: str, ctx: _Context) -> None:
-    _run_pandoc(
-        ["--to", "docx", "--reference-doc", str(REFERENCE_DOCX),
-         "--output", str(ctx.temp["docx"])],
-        markdown, ctx.cwd, ctx.env, ctx.notebook, "docx",
-    )
+    _run_pandoc(_pandoc_args("docx", ctx), markdown, ctx.cwd, ctx.env, ctx.notebook, "docx")
 
 
 def _render_pdf(markdown: str, ctx: _Context) -> None:
+    source = _run_pandoc(_pandoc_args("pdf", ctx), markdown, ctx.cwd, ctx.env,
+                         ctx.notebook, "pdf")
+    _compile_pdf(source, ctx)
+
+
+def _compile_pdf(source: bytes, ctx: _Context) -> None:
+    """Typst markup to ``ctx.temp["pdf"]``."""
     import typst
 
-    source = _run_pandoc(
-        ["--to", "typst", "--standalone", "--template", str(TYPST_TEMPLATE), "--wrap", "none"],
-        markdown, ctx.cwd, ctx.env, ctx.notebook, "pdf",
-    )
     # Image paths are made absolute by the Lua filter; Typst reads them
     # relative to its project root, so the root is the filesystem root.
     try:
@@ -623,12 +668,13 @@ class _Context:
     """What each format's converter needs; one per render call."""
 
     def __init__(self, notebook: Path, cwd: Path, env: Mapping[str, str],
-                 temp: dict[str, Path], epoch: int | None) -> None:
+                 temp: dict[str, Path], epoch: int | None, scratch: Path) -> None:
         self.notebook = notebook
         self.cwd = cwd
         self.env = env
         self.temp = temp
         self.epoch = epoch
+        self.scratch = scratch
 
 
 _CONVERTERS: dict[str, Callable[[str, _Context], None]] = {
@@ -636,6 +682,52 @@ _CONVERTERS: dict[str, Callable[[str, _Context], None]] = {
     "pdf": _render_pdf,
     "docx": _render_docx,
 }
+
+#: Marker the outputs filter writes to stderr when a format needs its own run.
+_SEPARATE_RUN = "@@briefing-separate-run "
+#: The Typst markup the outputs filter writes, in the render's scratch folder.
+_TYPST_SOURCE = "typst-source.typ"
+
+
+def _extra_output(fmt: str, ctx: _Context) -> dict[str, str]:
+    """What the outputs filter needs to write ``fmt`` as ``pandoc`` + :func:`_pandoc_args` would."""
+    if fmt == "docx":
+        return {"format": "docx", "path": str(ctx.temp["docx"]), "wrap": "auto",
+                "reference_doc": str(REFERENCE_DOCX), "outputfile": str(ctx.temp["docx"])}
+    return {"format": "typst", "path": str(ctx.scratch / _TYPST_SOURCE), "wrap": "none",
+            "template": str(TYPST_TEMPLATE), "outputfile": "-"}
+
+
+def _render_together(markdown: str, ctx: _Context, formats: Sequence[str]) -> bool:
+    """Write every format from one pandoc run; False if one run per format is needed.
+
+    pandoc parses the Markdown once and writes its first format (HTML, else
+    Typst, else Word) as the command line does; ``templates/briefing-outputs.lua``
+    writes the others from the same parsed document, each as ``pandoc --to``
+    that format would (the house filter run for it, the same writer options).
+    Whenever pandoc fails or warns about a missing image, the caller renders
+    with one run per format instead, which reports the error exactly as before.
+    """
+    order = [fmt for fmt in FORMATS if fmt in formats]
+    main, extra = order[0], order[1:]
+    spec = {"filter": str(LUA_FILTER), "outputs": [_extra_output(f, ctx) for f in extra]}
+    env = {**ctx.env, "BRIEFING_OUTPUTS": json.dumps(spec)}
+    proc = _pandoc_process(_pandoc_args(main, ctx), markdown, ctx.cwd, env, ctx.notebook,
+                           main, filters=[OUTPUTS_FILTER])
+    stderr = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode != 0 or _missing_resources(stderr):
+        return False
+    if "pdf" in formats:
+        try:
+            source = proc.stdout if main == "pdf" else (ctx.scratch / _TYPST_SOURCE).read_bytes()
+        except OSError:
+            return False
+        _compile_pdf(source, ctx)
+    separate = {ln[len(_SEPARATE_RUN):].strip() for ln in stderr.splitlines()
+                if ln.startswith(_SEPARATE_RUN)}
+    if "docx" in separate:
+        _render_docx(markdown, ctx)
+    return True
 
 
 def _temp_paths(out_dir: Path, stem: str, formats: Iterable[str]) -> dict[str, Path]:
@@ -660,6 +752,16 @@ def _cleanup(paths: Iterable[Path]) -> None:
             pass
 
 
+def _render_separately(markdown: str, ctx: _Context,
+                       formats: Sequence[str]) -> list[BaseException | None]:
+    """One pandoc run per format, in parallel; each format's exception or None, in order."""
+    # pandoc runs as separate processes and typst releases the GIL, so
+    # threads give real parallelism across the formats.
+    with ThreadPoolExecutor(max_workers=len(formats)) as pool:
+        futures = [pool.submit(_CONVERTERS[fmt], markdown, ctx) for fmt in formats]
+        return [f.exception() for f in futures]
+
+
 def _render_with_pandoc(notebook: Path, out_dir: Path, stem: str, formats: list[str],
                         overrides: Mapping[str, str]) -> dict[str, Path]:
     temp = _temp_paths(out_dir, stem, formats)
@@ -677,12 +779,11 @@ def _render_with_pandoc(notebook: Path, out_dir: Path, stem: str, formats: list[
             env = dict(os.environ)
             if epoch is not None:
                 env["SOURCE_DATE_EPOCH"] = str(epoch)
-            ctx = _Context(notebook, notebook.parent, env, temp, epoch)
-            # pandoc runs as separate processes and typst releases the GIL, so
-            # threads give real parallelism across the formats.
-            with ThreadPoolExecutor(max_workers=len(formats)) as pool:
-                futures = [pool.submit(_CONVERTERS[fmt], markdown, ctx) for fmt in formats]
-                errors = [f.exception() for f in futures]
+            ctx = _Context(notebook, notebook.parent, env, temp, epoch, Path(asset_dir))
+            if len(formats) == 1 or not _render_together(markdown, ctx, formats):
+                errors = _render_separately(markdown, ctx, formats)
+            else:
+                errors = []
             for error in errors:
                 if error is not None:
                     if isinstance(error, RenderError):

@@ -16,6 +16,11 @@ filter reproduces the parts the briefings rely on, for every output format:
    class "callout callout-<kind>" and role "note" in HTML, a `#callout(...)`
    call defined in briefing.typ for Typst, paragraphs in the "Callout Title"
    and "Callout" custom styles (defined in reference.docx) for Word.
+
+On the pandoc route one pandoc run writes every format: briefing-outputs.lua
+runs this file afresh for each extra format with FORMAT set to it. So output
+may depend on FORMAT, but not on PANDOC_WRITER_OPTIONS (there it is the HTML
+run's) nor on state kept between runs of the file.
 ]]
 
 local KINDS = {
