@@ -38,7 +38,8 @@ def _rows() -> pd.DataFrame:
 def test_chart_draws_unsuppressed_rows_with_words_and_shapes(tmp_path: Path) -> None:
     fig = la_vs_others_chart(_rows(), "relationships", "Relationships")
     ax = fig.axes[0]
-    labels = [t.get_text() for t in ax.get_yticklabels()]
+    # Row labels are texts beside the axis (right-aligned to it), not tick labels.
+    labels = [t.get_text() for t in ax.texts if t.get_horizontalalignment() == "right"]
     assert sorted(labels) == ["Have a good friend", "Have a trusted adult", "Trust their carers"]
     words = {t.get_text() for t in ax.texts}
     assert {"Better", "Worse", "Similar"} <= words
@@ -90,3 +91,31 @@ def test_alt_text_says_what_the_chart_shows() -> None:
     assert "Similar on the other 1." in text
     assert ("1 not shown: fewer than 10 answers, or fewer than 5 children giving that "
             "answer or not giving it.") in text
+
+
+def test_caching_canvas_draws_the_same_bytes_as_agg(tmp_path: Path) -> None:
+    """Remembered text (sizes, layouts, glyph bitmaps) must give Agg's own pixels."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from analysis.present.canvas import new_figure
+
+    def figure() -> object:
+        fig = new_figure(figsize=(4, 3), dpi=110)
+        ax = fig.subplots()
+        ax.set_ylabel("Per cent (rotated)")
+        ax.set_xlabel("\u2190 worse    better \u2192", fontsize=8)
+        for i, angle in enumerate((0, 30, 90, 180)):
+            ax.text(0.1 + 0.2 * i, 0.3 + 0.13 * i, f"Angle {angle}: 72% g", rotation=angle,
+                    fontsize=7 + i, fontweight="bold" if i % 2 else "normal")
+        ax.text(0.5, 0.9, "multi\nline, and $x^2$ math", ha="center")
+        return fig
+
+    cached = []
+    for i in range(2):  # the second draw reads everything from the caches
+        path = tmp_path / f"cached{i}.png"
+        figure().savefig(path, format="png", metadata={"Software": None})
+        cached.append(path.read_bytes())
+    fig = figure()
+    FigureCanvasAgg(fig)
+    fig.savefig(tmp_path / "agg.png", format="png", metadata={"Software": None})
+    assert cached[0] == cached[1] == (tmp_path / "agg.png").read_bytes()

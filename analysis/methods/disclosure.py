@@ -97,7 +97,10 @@ RATE_COLUMNS = (
 
 def small_count(values: pd.Series | np.ndarray) -> np.ndarray:
     """True for counts of 1 to MIN_COUNT - 1 (zero and missing are not 'small')."""
-    v = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype="float64")
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        v = values.astype("float64")  # already numbers: to_numeric would change nothing
+    else:
+        v = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype="float64")
     return (v >= 1) & (v < MIN_COUNT)
 
 

@@ -176,6 +176,35 @@ def change_markdown(b: br.Briefing) -> str:
 
 
 # ---------------------------------------------------------------- spine chart
+#: The last national spread worked out: (comparisons table, year, spread). The same
+#: for every authority of a build (a worker's kernel holds one comparisons table).
+_last_spread: list[tuple[pd.DataFrame, int, pd.DataFrame]] = []
+
+
+def _spread(comp: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Each result's spread of *published* figures across authorities, once per table and year.
+
+    Columns: survey, indicator, low, q1, q3, high, authorities. National, so
+    worked out once and reused for every authority (each group's figures
+    depend on that group's rows only); a copy is returned.
+    """
+    if _last_spread and _last_spread[0][0] is comp and _last_spread[0][1] == year:
+        return _last_spread[0][2].copy()
+    every = comp[comp["survey_year"] == year]
+    # Each authority's *published* percentage: only figures a reader holds
+    # (``known``: shown in the authority's own files, by analysis.methods.disclosure).
+    if "known" in every.columns:
+        shown = every["known"].astype(bool).to_numpy()
+    else:  # tables written before the disclosure rules recorded it
+        shown = ~np.asarray(rate_suppressed(every["n"], every["k"]), dtype=bool)
+    spread = every[shown].assign(pct=indicators.round1(every.loc[shown, "pct"].astype(float)))
+    stats = spread.groupby(["survey", "indicator"])["pct"].agg(
+        low="min", q1=lambda s: s.quantile(0.25), q3=lambda s: s.quantile(0.75),
+        high="max", authorities="count").reset_index()
+    _last_spread[:] = [(comp, year, stats)]
+    return stats.copy()
+
+
 def spine_rows(tables: Mapping[str, pd.DataFrame], b: br.Briefing) -> pd.DataFrame:
     """Every published result here with the spread of *published* figures across authorities.
 
@@ -184,22 +213,7 @@ def spine_rows(tables: Mapping[str, pd.DataFrame], b: br.Briefing) -> pd.DataFra
     whose own figure for that result is published).
     """
 
-    comp = tables["comparisons"]
-    year = int(b.survey_year)
-    every = comp[comp["survey_year"] == year]
-    wanted = set(br.WELLBEING_MEASURES) | set(b.indicators["indicator"])
-    every = every[every["indicator"].isin(wanted)]
-    # Each authority's *published* percentage: only figures a reader holds
-    # (``known``: shown in the authority's own files, by analysis.methods.disclosure).
-    if "known" in every.columns:
-        shown = every["known"].astype(bool).to_numpy()
-    else:  # tables written before the disclosure rules recorded it
-
-        shown = ~np.asarray(rate_suppressed(every["n"], every["k"]), dtype=bool)
-    spread = every[shown].assign(pct=indicators.round1(every.loc[shown, "pct"].astype(float)))
-    stats = spread.groupby(["survey", "indicator"])["pct"].agg(
-        low="min", q1=lambda s: s.quantile(0.25), q3=lambda s: s.quantile(0.75),
-        high="max", authorities="count").reset_index()
+    stats = _spread(tables["comparisons"], int(b.survey_year))
     own = pd.concat([b.indicators, b.wellbeing[b.wellbeing["indicator"].isin(
         br.WELLBEING_MEASURES)]], ignore_index=True)
     own = br.published(own)
