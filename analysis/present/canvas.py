@@ -14,9 +14,10 @@ This renderer keeps, for the whole process,
   by whole pixels is the same bitmap moved by whole pixels, so a remembered
   one is drawn exactly where FreeType's would be.
 
-The drawing follows ``RendererAgg._draw_text_glyphs_and_boxes`` step by step,
-so the PNGs are byte-identical to plain Agg's (the chart tests check it).
-Mathtext and TeX go through Agg unchanged.
+The drawing follows ``RendererAgg._draw_text_glyphs_and_boxes`` (matplotlib
+3.11) step by step, so the PNGs are byte-identical to plain Agg's (the chart
+tests check it); with a matplotlib whose Agg draws text otherwise the canvas
+is plain Agg. Mathtext and TeX go through Agg unchanged.
 """
 
 from __future__ import annotations
@@ -55,7 +56,12 @@ def new_figure(**kwargs: Any) -> Any:
 def _canvas_class() -> type:
     """The canvas class, made on first use: matplotlib is imported only when a chart is drawn."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
-    from matplotlib.ft2font import RenderMode
+    from matplotlib.ft2font import FT2Font, RenderMode
+
+    if not all(hasattr(FT2Font, name) for name in ("_layout", "_render_glyph", "_set_transform")):
+        # Agg drew text another way before matplotlib 3.11: plain Agg there (same
+        # pixels, nothing remembered), rather than imitate a drawing it no longer does.
+        return FigureCanvasAgg
 
     class CachingRendererAgg(RendererAgg):
         """RendererAgg whose text metrics, layouts and glyph bitmaps outlive one figure."""
