@@ -461,7 +461,7 @@ def approved_quotes(review_dir: str | Path | None, slug: str, la_code: str,
 
 # ----------------------------------------------------------------------------- build hand-over
 def write_quotes_file(path: Path, quotes: list[Quote], counts: Mapping[str, int]) -> Path:
-    """The quotes one briefing may use, for its notebook (the kernel never reads REVIEW_DIR)."""
+    """The quotes one briefing may use, for its notebook (the notebook never reads REVIEW_DIR)."""
 
     data = {"quotes": [{"survey": q.survey, "theme": q.theme, "text": q.text} for q in quotes],
             "theme_counts": {t: int(n) for t, n in sorted(counts.items())}}

@@ -620,7 +620,7 @@ def read_national_tables(folder: str | Path) -> dict[str, pd.DataFrame]:
     """Read the tables ``write_national_tables`` wrote.
 
     Cached per process on the files' names, times and sizes: a build worker
-    runs many authorities' notebooks on one warm kernel and reads the tables
+    runs many authorities' notebooks in one worker process and reads the tables
     once. Treat the frames as read-only (the ``la_*`` functions copy).
     """
     folder = Path(folder).resolve()

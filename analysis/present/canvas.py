@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-#: Bounds on what is remembered (entries), so a long-lived kernel cannot grow without end.
+#: Bounds on what is remembered (entries), so a long-lived worker cannot grow without end.
 MAX_ENTRIES = 50_000
 
 _metrics: dict[tuple[Any, ...], tuple[float, float, float]] = {}

@@ -177,7 +177,7 @@ def change_markdown(b: br.Briefing) -> str:
 
 # ---------------------------------------------------------------- spine chart
 #: The last national spread worked out: (comparisons table, year, spread). The same
-#: for every authority of a build (a worker's kernel holds one comparisons table).
+#: for every authority of a build (a worker holds one comparisons table).
 _last_spread: list[tuple[pd.DataFrame, int, pd.DataFrame]] = []
 
 
