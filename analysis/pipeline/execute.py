@@ -269,8 +269,10 @@ def warm_up() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401 - loads the font cache too
+    # What the charts draw with (a Figure on an Agg canvas, no pyplot) and the font cache.
+    import matplotlib.figure  # noqa: F401
     from matplotlib import font_manager
+    from matplotlib.backends import backend_agg  # noqa: F401
 
     font_manager.fontManager.findfont("DejaVu Sans")
     register()
