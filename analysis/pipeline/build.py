@@ -949,27 +949,24 @@ def _build(args: argparse.Namespace, log: Logger, paths: Paths, data: Path, mapp
            national_fp: str, renderer: str, data_fp: str, code_fp: str, only: tuple[str, ...],
            started: list[Workers]) -> int:
     """Everything after the fingerprints; ``started`` gets the workers once they start."""
-    workers: Workers | None = None
-    if (not args.force and state.get("version") == STATE_VERSION
-            and state.get("national") == national_fp and paths.authority_csvs.is_dir()):
+    up_to_date_national = (not args.force and state.get("version") == STATE_VERSION
+                           and state.get("national") == national_fp
+                           and paths.authority_csvs.is_dir())
+    # One start for the workers, before anything slow: forked (milliseconds), they
+    # load matplotlib, Papermill (and, with the national stage up to date, its tables)
+    # while this process runs the national stage or plans; stopped if nothing is to do.
+    count, note = guard.worker_count(args.jobs, max(len(known), args.jobs) + 1)
+    if note:
+        log.info(note)
+    workers = Workers(count, paths.national_work if up_to_date_national else None)
+    started.append(workers)
+    if up_to_date_national:
         auths = [Authority(a["la_code"], a["la_name"], a["latest_year"], tuple(a["years"]),
                            tuple(tuple(x) for x in a.get("answers", [])))
                  for a in state["authorities"]]
         log.info("Extract and code unchanged: national stage up to date "
                  f"({len(auths)} authorities)")
-        # Forked before planning (milliseconds), the workers load matplotlib, Papermill
-        # and the national tables while this process plans; stopped if nothing is to do.
-        count, _ = guard.worker_count(args.jobs, len(auths) + 1)
-        workers = Workers(count, paths.national_work)
-        started.append(workers)
     else:
-        # Every authority's fingerprint holds the national one: all will be built, so
-        # the workers start now and warm up (imports, fonts) beside the national stage.
-        count, note = guard.worker_count(args.jobs, max(len(known), args.jobs) + 1)
-        if note:
-            log.info(note)
-        workers = Workers(count)
-        started.append(workers)
         auths = national_stage(data, mapping, paths, data_fp, code_fp, log, workers)
         national_fp = text_hash(data_fp, code_fp, briefing_years(auths, paths.params))
         write_json_atomic(paths.state_file, {
@@ -1010,17 +1007,11 @@ def _build(args: argparse.Namespace, log: Logger, paths: Paths, data: Path, mapp
     index = paths.reports / "index.html"
     index_error = ""
     if jobs:
-        count, note = guard.worker_count(args.jobs, len(jobs))
-        if note:
-            log.info(note)
-        if workers is None:
-            workers = Workers(count, paths.national_work)
-            started.append(workers)
-        log.info(f"Building {len(jobs)} briefing(s) with {min(count, workers.count)} "
+        log.info(f"Building {len(jobs)} briefing(s) with {min(len(jobs), workers.count)} "
                  f"worker(s); {up_to_date} already up to date")
         done, interrupted = execute(jobs, workers, log)
         outcomes.update(done)
-    elif workers is not None:
+    else:
         workers.close(stop=True)
     try:
         if jobs or failures or not index.exists():
