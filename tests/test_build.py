@@ -444,6 +444,40 @@ def test_only_names_an_unknown_slug_and_formats_an_unknown_format(built: dict) -
     assert bad.returncode != 0 and "FORMATS" in bad.stderr and "rtf" in bad.stderr
 
 
+STOP_BEFORE_INITIALISER = """
+import os, signal, sys, time
+from analysis.pipeline import build
+build._BUILD_PID = os.getpid()
+signal.signal(signal.SIGTERM, build._raise_interrupted)   # as build.main installs it
+read, write = os.pipe()
+child = os.fork()
+if child == 0:            # a worker forked, its initialiser not yet run
+    os.close(read)
+    os.write(write, b"up")
+    time.sleep(30)
+    os._exit(0)
+os.close(write)
+os.read(read, 2)
+os.kill(child, signal.SIGTERM)
+_, status = os.waitpid(child, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="workers are forked on Linux only")
+def test_a_stop_reaching_a_worker_before_its_initialiser_ends_it_quietly() -> None:
+    """The race CI met: ONLY's error stops the workers while one is still being forked.
+
+    The forked worker still has the build's SIGTERM handler; it must exit with
+    the stop's code and print nothing, not raise the build's ``Interrupted``
+    (whose traceback went into the build's error output).
+    """
+    proc = subprocess.run([sys.executable, "-c", STOP_BEFORE_INITIALISER], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split() == [str(128 + signal.SIGTERM)], proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "Interrupted" not in proc.stderr
+
+
 def test_render_failure_log_keeps_the_renderer_output(tmp_path: Path) -> None:
     """A renderer failure: summary line with the renderer's error, full output in the log."""
     import time

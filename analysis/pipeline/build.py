@@ -855,7 +855,15 @@ class Interrupted(Exception):
         self.signum = signum
 
 
+#: The build's own process: a forked worker inherits the build's signal handlers
+#: until its initialiser replaces them, and a stop arriving in that window must end
+#: the worker quietly (an exception there prints a traceback into the build's log).
+_BUILD_PID = os.getpid()
+
+
 def _raise_interrupted(signum: int, frame: Any) -> None:
+    if os.getpid() != _BUILD_PID:
+        os._exit(128 + signum)
     raise Interrupted(signum)
 
 
@@ -955,15 +963,19 @@ def _build(args: argparse.Namespace, log: Logger, paths: Paths, data: Path, mapp
     # One start for the workers, before anything slow: forked (milliseconds), they
     # load matplotlib, Papermill (and, with the national stage up to date, its tables)
     # while this process runs the national stage or plans; stopped if nothing is to do.
+    # With the national stage up to date, an unknown ONLY slug is reported before any
+    # worker starts (otherwise it waits for the authorities the national stage finds).
+    if up_to_date_national:
+        auths = [Authority(a["la_code"], a["la_name"], a["latest_year"], tuple(a["years"]),
+                           tuple(tuple(x) for x in a.get("answers", [])))
+                 for a in state["authorities"]]
+        select_authorities(auths, only, data)
     count, note = guard.worker_count(args.jobs, max(len(known), args.jobs) + 1)
     if note:
         log.info(note)
     workers = Workers(count, paths.national_work if up_to_date_national else None)
     started.append(workers)
     if up_to_date_national:
-        auths = [Authority(a["la_code"], a["la_name"], a["latest_year"], tuple(a["years"]),
-                           tuple(tuple(x) for x in a.get("answers", [])))
-                 for a in state["authorities"]]
         log.info("Extract and code unchanged: national stage up to date "
                  f"({len(auths)} authorities)")
     else:
@@ -1187,6 +1199,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global _BUILD_PID
+    _BUILD_PID = os.getpid()
     args = parse_args(argv)
     log = Logger()
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupted)
