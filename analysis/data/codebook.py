@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
+from analysis.core import yamlfile
 from analysis.core.paths import REFERENCE_DIR
 
 CODEBOOK_PATH = REFERENCE_DIR / "codebook.yaml"
@@ -231,4 +231,4 @@ def load_codebook(path: str | Path | None = None) -> Codebook:
     """Read and parse the codebook (cached: it is read by every module)."""
     p = Path(path) if path else CODEBOOK_PATH
     with p.open(encoding="utf-8") as fh:
-        return Codebook(yaml.safe_load(fh))
+        return Codebook(yamlfile.safe_load(fh))

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
+from analysis.core import yamlfile
 from analysis.core.errors import UserError
 from analysis.core.paths import REFERENCE_DIR
 
@@ -33,7 +32,7 @@ class BriefingCopy:
 @lru_cache(maxsize=2)
 def briefing_copy(path: Path = COPY_PATH) -> BriefingCopy:
     """The copy, checked: every key present, every value text."""
-    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    doc = yamlfile.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     missing = [k for k in KEYS if k not in doc]
     if missing:
         raise UserError(f"{path}: missing {', '.join(missing)}")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from analysis.core import yamlfile
 from analysis.core.errors import ParamsError
 from analysis.core.files import write_atomic
 from analysis.core.paths import REFERENCE_DIR
@@ -129,7 +130,7 @@ def read_params(path: Path) -> dict[str, Any]:
                 "limit (a parameter file holds a few lines); replace it with the few keys "
                 "it needs, or delete it to have it written again")
         with path.open(encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+            data = yamlfile.safe_load(fh)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ParamsError(f"{path}: cannot read parameter file: {reason}") from None
@@ -303,7 +304,7 @@ def demo_comparators(codes: Sequence[str], config: Path = SYNTHETIC_CONFIG
     """
     try:
         with config.open(encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh) or {}
+            raw = yamlfile.safe_load(fh) or {}
     except (OSError, yaml.YAMLError):
         return {}
     spec = raw.get("comparators") or {}

@@ -42,8 +42,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from analysis.core import yamlfile
 from analysis.core.files import write_atomic
 from analysis.core.paths import PROJECT_ROOT, REFERENCE_DIR
 from analysis.core.provenance import stable_key
@@ -74,7 +74,7 @@ def load_config(path: str | Path | None = None, fixture: bool = False) -> dict[s
     """
     p = Path(path) if path else CONFIG_PATH
     with p.open(encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
+        raw = yamlfile.safe_load(fh)
     base = {k: v for k, v in raw.items() if k != "fixture"}
     if fixture:
         base.update(raw.get("fixture") or {})

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from analysis.core import yamlfile
 from analysis.core.paths import REFERENCE_DIR
 from analysis.core.provenance import stable_key
 from analysis.data.codebook import Codebook
@@ -59,7 +59,7 @@ _POSTCODE_INWARD = "ABDEFGHJLNPQRSTUWXYZ"
 def load_comment_config(path: str | None = None) -> dict[str, Any]:
     """The comment templates and pools (``data/reference/synthetic_comments.yaml``)."""
     with Path(path or COMMENTS_CONFIG).open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yamlfile.safe_load(fh)
 
 
 def _pick(rng: np.random.Generator, items: list[Any]) -> Any:

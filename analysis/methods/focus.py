@@ -51,8 +51,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from analysis.core import yamlfile
 from analysis.core.paths import REFERENCE_DIR
 from analysis.data.codebook import Codebook, load_codebook
 from analysis.methods.disclosure import MIN_BASE, numerator, rate_suppressed
@@ -100,7 +100,7 @@ def load_practice_bank(path: str | Path | None = None,
     cb = codebook or load_codebook()
     p = Path(path) if path else PRACTICE_BANK_PATH
     with p.open(encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh) or {}
+        raw = yamlfile.safe_load(fh) or {}
     out = []
     for entry in raw.get("practice", []):
         inds = tuple(str(i) for i in entry.get("indicators") or ())

@@ -55,7 +55,7 @@ from typing import Any
 
 import yaml
 
-from analysis.core import escape
+from analysis.core import escape, yamlfile
 from analysis.core.files import write_atomic
 from analysis.core.paths import TEMPLATES_DIR
 
@@ -316,7 +316,7 @@ def _front_matter(source: str) -> dict[str, Any] | None:
         end = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
     except StopIteration:
         return None
-    data = yaml.safe_load("\n".join(lines[1:end])) or {}
+    data = yamlfile.safe_load("\n".join(lines[1:end])) or {}
     return data if isinstance(data, dict) else None
 
 
@@ -331,7 +331,7 @@ def _cell_options(source: str) -> dict[str, Any]:
     if not option_lines:
         return {}
     try:
-        data = yaml.safe_load("\n".join(option_lines))
+        data = yamlfile.safe_load("\n".join(option_lines))
     except yaml.YAMLError:
         return {}
     return data if isinstance(data, dict) else {}
