@@ -400,6 +400,27 @@ def test_one_pandoc_run_writes_what_one_run_per_format_writes(
         assert together[fmt].read_bytes() == separate[fmt].read_bytes(), fmt
 
 
+@pytest.mark.parametrize("formats", [("html", "pdf", "docx"), ("pdf", "docx"), ("html", "docx")])
+def test_a_spare_core_writes_the_pdf_in_its_own_run_and_the_same_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, formats: tuple[str, ...]) -> None:
+    """With a processor idle the PDF gets a pandoc run of its own, beside the others' one run
+    (two runs at once, not one after the other); every file is byte for byte the same."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    notebook = make_briefing_notebook(tmp_path / "nb")
+    runs = _count_pandoc_runs(monkeypatch)
+    alone = render_notebook(notebook, tmp_path / "alone", formats=formats,
+                            renderer="pandoc", metadata={"title": TITLE})
+    spare = render_notebook(notebook, tmp_path / "spare", formats=formats, renderer="pandoc",
+                            metadata={"title": TITLE}, spare_core=True)
+    targets = [run[run.index("--to") + 1] for run in runs[1:]]
+    if "pdf" in formats:
+        assert sorted(targets) == ["html5" if "html" in formats else "docx", "typst"]
+    else:
+        assert targets == ["html5"]
+    for fmt in formats:
+        assert alone[fmt].read_bytes() == spare[fmt].read_bytes(), fmt
+
+
 def test_svg_images_get_their_own_word_run(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """Word output with an SVG comes from its own pandoc run, which adds the PNG fallback a

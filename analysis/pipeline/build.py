@@ -261,6 +261,8 @@ class Job:
     kept_formats: tuple[str, ...] = ()
     #: where the national stage wrote the authorities' contract CSVs (``Paths.authority_csvs``)
     csv_root: Path | None = None
+    #: fewer jobs than workers: a processor is idle, the renders may use it (``execute``)
+    spare_core: bool = False
 
 
 @dataclass
@@ -289,12 +291,13 @@ def _cell_of(exc: BaseException) -> str:
 def run_job(job: Job) -> Outcome:
     """Build one authority (or the national briefing) in a scratch folder.
 
-    The briefing notebook runs in this process; then the young people's
-    version is written (its picture is drawn here too: matplotlib is not
-    thread-safe) and rendered in the background (pandoc and Typst) while the
-    briefing is rendered. The contract CSVs the national stage wrote join the
-    scratch folder, and everything is published together. The job's log gets
-    each stage's seconds.
+    The briefing notebook runs in this process; then the briefing is rendered
+    in the background (pandoc and Typst) while the young people's version is
+    written here (its picture too: matplotlib is not thread-safe) and then
+    rendered beside it. With a processor idle (``job.spare_core``) each
+    render writes its PDF beside the other formats. The contract CSVs the
+    national stage wrote join the scratch folder, and everything is published
+    together. The job's log gets each stage's seconds.
     """
 
     start = time.monotonic()
@@ -314,7 +317,19 @@ def run_job(job: Job) -> Outcome:
                    cwd=job.scratch,
                    warm=job.warm,
                    )
-        with cf.ThreadPoolExecutor(1) as side:
+        # The briefing renders (pandoc, Typst: other processes, or no GIL) while this
+        # thread writes the young people's version, whose charts need it (matplotlib
+        # is not thread-safe); that version then renders beside the briefing.
+        with cf.ThreadPoolExecutor(2) as side:
+            date = long_date(job.params.get("build_date", ""))
+            notebook = job.notebooks[-1]
+            formats = [f for f in job.formats if f in FORMATS]
+            briefing = side.submit(
+                _timed, timings, "render", render_notebook,
+                job.scratch / f"{notebook}.ipynb", job.scratch, stem="briefing",
+                formats=formats, renderer=job.renderer,
+                metadata={"title": job.title, "date": date}, spare_core=job.spare_core,
+            ) if formats else None
             extra = []
             for spec in extra_documents(job):
                 current = spec[0]
@@ -322,15 +337,8 @@ def run_job(job: Job) -> Outcome:
                 extra.append((spec, side.submit(_timed, timings, f"{spec[1]} (render)",
                                                 render_young_people, job, spec, sections)))
             current = "render"
-            date = long_date(job.params.get("build_date", ""))
-            notebook = job.notebooks[-1]
-            formats = [f for f in job.formats if f in FORMATS]
-            if formats:
-                _timed(timings, "render", render_notebook,
-                       job.scratch / f"{notebook}.ipynb", job.scratch, stem="briefing",
-                       formats=formats, renderer=job.renderer,
-                       metadata={"title": job.title, "date": date},
-                       )
+            if briefing is not None:
+                briefing.result()
             for spec, fut in extra:
                 current = spec[0]
                 fut.result()
@@ -401,7 +409,7 @@ def render_young_people(job: Job, spec: tuple[str, str, str, tuple[str, ...]],
                     formats=[f for f in job.formats if f in allowed], renderer=job.renderer,
                     metadata={"title": f"{job.name}: {title}",
                               "date": long_date(job.params.get("build_date", ""))},
-                    front_from=NOTEBOOKS / f"{name}.ipynb")
+                    front_from=NOTEBOOKS / f"{name}.ipynb", spare_core=job.spare_core)
 
 
 def copy_authority_csvs(root: Path, slug: str, scratch: Path) -> None:
@@ -1104,6 +1112,8 @@ def execute(jobs: list[Job], workers: Workers, log: Logger
     results: dict[str, Outcome] = {}
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupted)
     interrupted: Interrupted | None = None
+    for job in jobs:
+        job.spare_core = len(jobs) < workers.count
     try:
         futures = {workers.pool.submit(run_job, job): job for job in jobs}
         for fut in cf.as_completed(futures):

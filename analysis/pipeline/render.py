@@ -148,12 +148,16 @@ def render_notebook(
     formats: Sequence[str] = FORMATS,
     renderer: str = "auto",
     metadata: Mapping[str, str] | None = None,
+    spare_core: bool = False,
 ) -> dict[str, Path]:
     """Render an executed notebook to ``out_dir/<stem>.<ext>`` for each format.
 
     ``metadata`` sets or overrides front-matter fields (title, subtitle, date,
     author, lang, ...): the notebook's front matter is shared by every
     authority, so the build supplies the authority's name this way.
+    ``spare_core``: a processor is idle (the build has fewer briefings than
+    workers), so pandoc + Typst write the PDF beside the other formats instead
+    of after them: the same files, sooner, for a little more work in all.
 
     Returns a mapping from format ("html", "pdf", "docx") to the written path.
     Raises :class:`RenderError` on any failure; nothing is then written.
@@ -170,7 +174,7 @@ def render_notebook(
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     if which == "quarto":
         return _render_with_quarto(notebook, out_dir, stem, wanted, meta)
-    return _render_with_pandoc(notebook, out_dir, stem, wanted, meta)
+    return _render_with_pandoc(notebook, out_dir, stem, wanted, meta, spare_core)
 
 
 def markdown_notebook(blocks: Sequence[str], front_matter: str = "") -> dict[str, Any]:
@@ -217,6 +221,7 @@ def render_markdown(
     renderer: str = "auto",
     metadata: Mapping[str, str] | None = None,
     front_from: Path | None = None,
+    spare_core: bool = False,
 ) -> dict[str, Path]:
     """Render Markdown blocks as :func:`render_notebook` renders an executed notebook.
 
@@ -229,7 +234,7 @@ def render_markdown(
     write_atomic(Path(notebook), json.dumps(markdown_notebook(blocks, front),
                                             ensure_ascii=False, indent=1))
     written = render_notebook(notebook, out_dir, stem=stem, formats=formats,
-                              renderer=renderer, metadata=metadata)
+                              renderer=renderer, metadata=metadata, spare_core=spare_core)
     Path(notebook).unlink(missing_ok=True)
     return written
 
@@ -762,8 +767,30 @@ def _render_separately(markdown: str, ctx: _Context,
         return [f.exception() for f in futures]
 
 
+def _render_group(markdown: str, ctx: _Context, formats: Sequence[str]
+                  ) -> list[BaseException | None]:
+    """``formats`` from one pandoc run when it can, else one run per format (their errors)."""
+    if len(formats) > 1 and _render_together(markdown, ctx, formats):
+        return []
+    return _render_separately(markdown, ctx, formats)
+
+
+def _format_groups(formats: Sequence[str], spare_core: bool) -> list[list[str]]:
+    """How the formats are split between pandoc runs.
+
+    One run for all (least work) unless a processor is idle: then the PDF,
+    whose Typst compile follows pandoc's run, gets a run of its own beside
+    the others' (about 0.47 -> 0.28 s for a briefing, 0.07 s more work).
+    """
+    formats = list(formats)
+    if spare_core and "pdf" in formats and len(formats) > 1:
+        return [[f for f in formats if f != "pdf"], ["pdf"]]
+    return [formats]
+
+
 def _render_with_pandoc(notebook: Path, out_dir: Path, stem: str, formats: list[str],
-                        overrides: Mapping[str, str]) -> dict[str, Path]:
+                        overrides: Mapping[str, str],
+                        spare_core: bool = False) -> dict[str, Path]:
     temp = _temp_paths(out_dir, stem, formats)
     try:
         with tempfile.TemporaryDirectory(prefix="render-assets-") as asset_dir:
@@ -780,10 +807,13 @@ def _render_with_pandoc(notebook: Path, out_dir: Path, stem: str, formats: list[
             if epoch is not None:
                 env["SOURCE_DATE_EPOCH"] = str(epoch)
             ctx = _Context(notebook, notebook.parent, env, temp, epoch, Path(asset_dir))
-            if len(formats) == 1 or not _render_together(markdown, ctx, formats):
-                errors = _render_separately(markdown, ctx, formats)
-            else:
-                errors = []
+            groups = _format_groups(formats, spare_core)
+            if len(groups) == 1:
+                errors = _render_group(markdown, ctx, groups[0])
+            else:  # pandoc runs as a process and Typst releases the GIL: threads suffice
+                with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+                    futures = [pool.submit(_render_group, markdown, ctx, g) for g in groups]
+                    errors = [e for f in futures for e in f.result()]
             for error in errors:
                 if error is not None:
                     if isinstance(error, RenderError):
