@@ -875,6 +875,12 @@ def _raise_interrupted(signum: int, frame: Any) -> None:
     raise Interrupted(signum)
 
 
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    """Ctrl-C: ``KeyboardInterrupt`` in the build; ignored by a worker still starting."""
+    if os.getpid() == _BUILD_PID:
+        raise KeyboardInterrupt
+
+
 def check_inputs(args: argparse.Namespace, paths: Paths) -> tuple[Path, Path | None]:
     """Every path the build reads or writes, checked before any work (one-line errors)."""
     for value, variable in ((args.reports_dir, "REPORTS_DIR"), (args.params_dir, "PARAMS_DIR")):
@@ -1218,7 +1224,7 @@ def main(argv: list[str] | None = None) -> int:
     # runners) inherits SIGINT ignored, and Python then never raises
     # KeyboardInterrupt: a SIGINT sent to the build would be lost. The build
     # always stops cleanly on SIGINT, so it takes the default handler back.
-    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous_int = signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
     try:
         args.jobs = guard.parse_jobs(args.jobs)
         return run(args, log)
