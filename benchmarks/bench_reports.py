@@ -36,6 +36,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -49,7 +50,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def run_build(data: Path, reports: Path, params: Path, jobs: int,
-              *extra: str, build_dir: Path | None = None) -> tuple[float, int]:
+              *extra: str, build_dir: Path | None = None) -> tuple[float, int, str]:
+    """One build as ``make reports`` runs it: wall seconds, exit status, its log (stderr)."""
     env = dict(os.environ)
     if build_dir is not None:
         env["BUILD_DIR"] = str(build_dir)
@@ -62,7 +64,18 @@ def run_build(data: Path, reports: Path, params: Path, jobs: int,
     seconds = time.monotonic() - start
     if proc.returncode != 0:
         print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n", file=sys.stderr)
-    return seconds, proc.returncode
+    return seconds, proc.returncode, proc.stderr
+
+
+def stage_seconds(log: str) -> dict[str, float]:
+    """The seconds the build's log gives its first stages (validation, national stage)."""
+    out = {}
+    for key, pattern in (("validation_s", r"^Validated .*\(([\d.]+) s\)"),
+                         ("national_stage_s", r"^National stage: .*?\(([\d.]+) s")):
+        match = re.search(pattern, log, flags=re.M)
+        if match:
+            out[key] = float(match.group(1))
+    return out
 
 
 @contextlib.contextmanager
@@ -159,19 +172,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="wb-bench-") as tmp:
         tmp_path = Path(tmp)
         reports, params = tmp_path / "reports", tmp_path / "params"
-        full, rc_full = run_build(data, reports, params, args.jobs)
-        cold, rc_cold = run_build(data, tmp_path / "reports-cold", tmp_path / "params-cold",
+        full, rc_full, full_log = run_build(data, reports, params, args.jobs)
+        cold, rc_cold, _ = run_build(data, tmp_path / "reports-cold", tmp_path / "params-cold",
                                   args.jobs, build_dir=tmp_path / "build-cold")
-        noop, rc_noop = run_build(data, reports, params, args.jobs)
+        noop, rc_noop, _ = run_build(data, reports, params, args.jobs)
         one = sorted(params.glob("*.yaml"))[len(las) // 2]
         one.write_text(one.read_text() + "\n# edited by the benchmark\n")
         text = one.read_text().replace("cohort_sizes: {}", "cohort_sizes: {ylyc_11_17: 150}")
         one.write_text(text)
-        incr, rc_incr = run_build(data, reports, params, args.jobs)
+        incr, rc_incr, _ = run_build(data, reports, params, args.jobs)
         other = sorted(params.glob("*.yaml"))[len(las) // 3]
         other.write_text(other.read_text().replace("cohort_sizes: {}",
                                                    "cohort_sizes: {ylbc: 90}"))
-        only, rc_only = run_build(data, reports, params, args.jobs, "--only", other.stem,
+        only, rc_only, _ = run_build(data, reports, params, args.jobs, "--only", other.stem,
                                   "--formats", "html")
 
         sample = las.iloc[:: max(1, n_las // max(1, args.baseline_sample))][: args.baseline_sample]
@@ -192,6 +205,7 @@ def main() -> int:
         "jobs": args.jobs,
         "full_build_s": round(full, 1),
         "full_build_per_authority_s": round(per_la, 2),
+        **stage_seconds(full_log),
         "model_fit_s": round(fit_s, 1) if fit_s is not None else "cached before the run",
         "full_build_models_fitted_s": round(cold, 1),
         "full_build_models_fitted_per_authority_s": round(cold / n_las, 2),
@@ -213,6 +227,9 @@ def main() -> int:
     print(f"Driver models:         {fitted} (.cache/models; the builds and the naive "
           "baseline read them from there)")
     print(f"Full build:            {full:7.1f} s  = {per_la:5.2f} s per authority")
+    if "validation_s" in figures and "national_stage_s" in figures:
+        print(f"  of which validating the extract {figures['validation_s']:.1f} s, "
+              f"the national stage {figures['national_stage_s']:.1f} s")
     print(f"  with the models fitted by the build (empty cache): {cold:5.1f} s = "
           f"{cold / n_las:5.2f} s per authority")
     print(f"Naive baseline:        {naive_per_la:7.2f} s per authority "

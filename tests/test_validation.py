@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -362,16 +361,23 @@ def test_main_returns_2_on_a_broken_extract(tmp_path: Path, capsys: pytest.Captu
     assert f"{path}: the extract breaks 1 rule" in err and "row 1 'Yes'" in err
 
 
-def test_validation_is_fast_on_30k_rows() -> None:
+def test_validation_checks_every_one_of_30k_rows() -> None:
+    """A national extract's size: all rows kept, and a rule broken only near the end is found.
+
+    (How long validation takes is the benchmark's to report: ``make bench``,
+    through the build's "Validated ... (s)" line; a timed assertion here would
+    fail on a slow machine, not on slow code.)
+    """
     base = valid_rows()
     big = pd.concat([base] * 3750, ignore_index=True)
     big["response_id"] = [f"R{i:06d}" for i in range(len(big))]
     assert len(big) == 30_000
-    start = time.perf_counter()
     df, _ = validate_frame(big)
-    elapsed = time.perf_counter() - start
-    assert len(df) == 30_000
-    assert elapsed < 2.0, f"validation of 30,000 rows took {elapsed:.2f} s"
+    assert len(df) == 30_000 and df["response_id"].is_unique
+    big.loc[29_998, "has_pet"] = "Yes"
+    with pytest.raises(ExtractError) as info:
+        validate_frame(big)
+    assert "breaks 1 rule" in str(info.value) and "row 29999 'Yes'" in str(info.value)
 
 
 # ----------------------------------------------------------------------------- unreadable files
