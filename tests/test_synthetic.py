@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,15 +30,8 @@ CB = load_codebook()
 
 
 @pytest.fixture(scope="module")
-def timed_full() -> tuple[pd.DataFrame, float]:
-    start = time.perf_counter()
-    df = synthetic.generate()
-    return df, time.perf_counter() - start
-
-
-@pytest.fixture(scope="module")
-def full(timed_full: tuple[pd.DataFrame, float]) -> pd.DataFrame:
-    return timed_full[0]
+def full() -> pd.DataFrame:
+    return synthetic.generate()
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +99,6 @@ def test_seed_changes_the_data() -> None:
     a, b = synthetic.generate(cfg), synthetic.generate(cfg, seed=1)
     assert len(a) == len(b) and list(a.columns) == list(b.columns)
     assert not a.equals(b)
-
-
-def test_fast(timed_full: tuple[pd.DataFrame, float]) -> None:
-    assert timed_full[1] < 20, f"generating the extract took {timed_full[1]:.1f}s"
 
 
 # ----------------------------------------------------------------------------- shape
