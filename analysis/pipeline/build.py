@@ -863,9 +863,10 @@ class Interrupted(Exception):
         self.signum = signum
 
 
-#: The build's own process: a forked worker inherits the build's signal handlers
-#: until its initialiser replaces them, and a stop arriving in that window must end
-#: the worker quietly (an exception there prints a traceback into the build's log).
+#: The build's own process (the one that imports this module; workers are forked
+#: from it). A forked worker inherits the build's signal handlers until its
+#: initialiser replaces them, and a stop arriving in that window must end the
+#: worker quietly (an exception there prints a traceback into the build's log).
 _BUILD_PID = os.getpid()
 
 
@@ -1215,8 +1216,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global _BUILD_PID
-    _BUILD_PID = os.getpid()
     args = parse_args(argv)
     log = Logger()
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupted)
